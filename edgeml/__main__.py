@@ -1,0 +1,5 @@
+"""Run the ``edgeml`` command: ``python -m edgeml``."""
+
+from edgeml.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,1 @@
+"""Run ``.tflite`` models on a device through LiteRT, without TensorFlow."""
