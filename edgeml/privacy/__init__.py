@@ -1,5 +1,81 @@
 """Differential privacy: accounting, DP aggregates, DP-SGD for Keras and membership audits.
 
-``edgeml.privacy.accounting`` and ``edgeml.privacy.mechanisms`` need no TensorFlow;
-only DP-SGD (``edgeml.privacy.dpsgd``) does, and it is imported on first use.
+``edgeml.privacy.accounting``, ``edgeml.privacy.mechanisms`` and the membership audit
+need no TensorFlow; only DP-SGD (``edgeml.privacy.dpsgd``) does, and it is imported the
+first time one of its names is used.
+
+Examples
+--------
+>>> import edgeml.privacy as privacy
+>>> round(privacy.epsilon(noise_multiplier=1.1, sampling_rate=256 / 60000, steps=14063,
+...                       delta=1e-5, accountant="pld"), 4)
+2.3818
+>>> "Ledger" in dir(privacy)
+True
 """
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+from typing import Any
+
+from edgeml.privacy.accounting import Accountant as Accountant
+from edgeml.privacy.accounting import Guarantee as Guarantee
+from edgeml.privacy.accounting import Ledger as Ledger
+from edgeml.privacy.accounting import LedgerEntry as LedgerEntry
+from edgeml.privacy.accounting import dpsgd_event as dpsgd_event
+from edgeml.privacy.accounting import epsilon as epsilon
+from edgeml.privacy.accounting import noise_multiplier as noise_multiplier
+from edgeml.privacy.accounting import steps_for_epochs as steps_for_epochs
+
+# Names imported on first use: name -> defining module. DP-SGD needs TensorFlow.
+_LAZY_CANDIDATES: dict[str, str] = {
+    "PrivacyBudgetCallback": "edgeml.privacy.dpsgd",
+    "PrivacyState": "edgeml.privacy.dpsgd",
+    "make_private": "edgeml.privacy.dpsgd",
+    "poisson_batches": "edgeml.privacy.dpsgd",
+    "validate_model": "edgeml.privacy.dpsgd",
+    "AuditResult": "edgeml.privacy.membership",
+    "audit": "edgeml.privacy.membership",
+    "dp_count": "edgeml.privacy.mechanisms",
+    "dp_histogram": "edgeml.privacy.mechanisms",
+    "dp_mean": "edgeml.privacy.mechanisms",
+    "dp_quantile": "edgeml.privacy.mechanisms",
+    "dp_sum": "edgeml.privacy.mechanisms",
+}
+# Only modules that are installed (finding a spec imports nothing heavy).
+_LAZY = {
+    name: module
+    for name, module in _LAZY_CANDIDATES.items()
+    if importlib.util.find_spec(module) is not None
+}
+_SUBMODULES = frozenset({"accounting", "dpsgd", "mechanisms", "membership"})
+
+__all__ = sorted(
+    [
+        "Accountant",
+        "Guarantee",
+        "Ledger",
+        "LedgerEntry",
+        "dpsgd_event",
+        "epsilon",
+        "noise_multiplier",
+        "steps_for_epochs",
+        *_LAZY,
+    ]
+)
+
+
+def __getattr__(name: str) -> Any:
+    if name in _SUBMODULES:
+        return importlib.import_module(f"edgeml.privacy.{name}")
+    if name in _LAZY:
+        value = getattr(importlib.import_module(_LAZY[name]), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'edgeml.privacy' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY) | _SUBMODULES)
