@@ -1,0 +1,638 @@
+"""Find personal data in columns and free text, and redact it.
+
+One compiled regular expression proposes candidates for every type in a single pass over
+all strings of a column (joined with newlines, so the scan runs in C, not per string);
+only candidates are then validated with the cheap checks that keep false positives down
+(Luhn for cards, ISO 7064 mod-97 for IBANs, the SSA rules for US SSNs, :mod:`ipaddress`
+for IP addresses, a real calendar date for dates of birth, coordinate ranges for GPS).
+
+Findings report where personal data was seen (row positions), never the values.
+
+Examples
+--------
+>>> from edgeml.data import detect_pii
+>>> scan = detect_pii({"note": ["mail bob@example.com", "ok", "card 4111 1111 1111 1111"]})
+>>> [(f.column, f.pii_type, f.count, f.examples) for f in scan.findings]
+[('note', 'credit_card', 1, (2,)), ('note', 'email', 1, (0,))]
+>>> from edgeml.data.pii import redact_values
+>>> redact_values(["call +44 20 7946 0958 now"]).tolist()
+['call <PHONE> now']
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as _dt
+import ipaddress
+import itertools
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+import numpy as np
+
+from edgeml._display import html_table, markdown_table, to_jsonable
+from edgeml.errors import invalid_argument
+
+__all__ = [
+    "PII_TYPES",
+    "PIIFinding",
+    "PIIScan",
+    "detect_pii",
+    "redact_values",
+    "scan_values",
+]
+
+#: Every type :func:`detect_pii` can report, with the placeholder :func:`redact` uses.
+PII_TYPES: Mapping[str, str] = {
+    "email": "<EMAIL>",
+    "phone": "<PHONE>",
+    "ipv4": "<IP>",
+    "ipv6": "<IP>",
+    "credit_card": "<CREDIT_CARD>",
+    "iban": "<IBAN>",
+    "us_ssn": "<SSN>",
+    "date_of_birth": "<DOB>",
+    "gps": "<GPS>",
+    "column_name": "",
+}
+
+# Confidence that a validated candidate of each type really is that type.
+_SCORES = {
+    "email": 0.95,
+    "iban": 0.99,
+    "credit_card": 0.9,
+    "us_ssn": 0.85,
+    "ipv4": 0.8,
+    "ipv6": 0.8,
+    "gps": 0.75,
+    "phone_e164": 0.85,
+    "phone_national": 0.6,
+    "date_of_birth": 0.7,
+}
+
+_REASONS = {
+    "email": "local@domain.tld shape",
+    "iban": "IBAN shape and ISO 7064 mod-97 checksum",
+    "credit_card": "13-19 digits passing the Luhn checksum",
+    "us_ssn": "AAA-GG-SSSS with a valid area, group and serial",
+    "ipv4": "dotted quad with octets 0-255",
+    "ipv6": "valid IPv6 address",
+    "gps": "latitude, longitude pair within range",
+    "phone_e164": "E.164 number (+ country code, 8-15 digits)",
+    "phone_national": "common national phone format",
+    "date_of_birth": "a calendar date next to a birth keyword or in a birth-date column",
+}
+
+_OCTET = r"(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)"
+# The leading lookahead is the prefilter: the engine only tries the branches at positions
+# that can start one (a digit, '+', '(', ':', '@', two capitals and a digit, or a hex group
+# and a colon), which makes the scan about five times faster on ordinary text. Emails are
+# matched from their '@' and extended to the left in Python (see ``_email_start``).
+_CANDIDATES = re.compile(
+    r"(?=[\d+(:@]|[A-Z]{2}\d|[0-9A-Fa-f]{1,4}:)(?:"
+    r"(?P<email>@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}(?![\w-]))"
+    r"|(?P<iban>\b[A-Z]{2}\d{2}(?:[ ]?[A-Z0-9]{4}){2,7}(?:[ ]?[A-Z0-9]{1,3})?\b)"
+    r"|(?P<ipv4>(?<![\d.])" + _OCTET + r"(?:\." + _OCTET + r"){3}(?![\d.]|\.\d))"
+    r"|(?P<ipv6>(?<![\w:])(?:[0-9A-Fa-f]{0,4}:){2,7}[0-9A-Fa-f]{0,4}(?![\w:]))"
+    r"|(?P<gps>(?<![\d.])[-+]?\d{1,3}\.\d{3,}[ \t]*,[ \t]*[-+]?\d{1,3}\.\d{3,}(?![\d.]))"
+    r"|(?P<date>(?<![\d./-])(?:\d{4}-\d{2}-\d{2}|\d{1,2}[./]\d{1,2}[./]\d{4})(?![\d./-]))"
+    r"|(?P<ssn>(?<![\d-])\d{3}-\d{2}-\d{4}(?![\d-]))"
+    r"|(?P<number>(?<![\w+])\+?\(?\d[\d \t\-.()/]{5,24}\d(?!\w))"
+    r")"
+)
+_EMAIL_LOCAL = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._%+-")
+_PHONE_E164 = re.compile(r"\+[1-9][\d \-.()]{6,20}")
+_PHONE_NATIONAL = (
+    # North America: (415) 555-0132, 415-555-0132, 415.555.0132, 1-415-555-0132
+    re.compile(r"(?:1[ .-]?)?(?:\(\d{3}\)[ ]?|\d{3}[ .-])\d{3}[ .-]\d{4}"),
+    # Trunk-prefix national numbers: 020 7946 0958, 07700 900123, 030/1234567, 06-12345678
+    re.compile(r"0\d{1,4}(?:[ /-]|\)[ ]?)?\d{2,4}(?:[ -]?\d{2,5}){0,2}"),
+)
+_CARD_SHAPE = re.compile(r"\d{4}(?:[ -]?\d{2,6}){2,4}")
+_BIRTH_CONTEXT = re.compile(r"(?:born|birth|dob|d\.o\.b|geb|née|nee)\W{0,3}(?:on|:)?\W{0,3}$", re.I)
+_NAME_TOKEN = re.compile(r"[A-Z]?[a-z]+|[A-Z]+(?![a-z])|\d+")
+
+# Column-name tokens that suggest personal data, with the type they suggest and a score.
+_SUSPICIOUS_NAMES: Mapping[str, tuple[str, float]] = {
+    **dict.fromkeys(("name", "firstname", "lastname", "surname", "fullname"), ("name", 0.6)),
+    **dict.fromkeys(("username", "login", "nickname"), ("name", 0.5)),
+    **dict.fromkeys(("address", "street", "addr"), ("address", 0.6)),
+    **dict.fromkeys(("email", "mail", "e-mail"), ("email", 0.6)),
+    **dict.fromkeys(("phone", "mobile", "tel", "telephone", "cell"), ("phone", 0.6)),
+    **dict.fromkeys(("ssn", "passport", "nationalid", "taxid"), ("national_id", 0.7)),
+    **dict.fromkeys(("dob", "birthdate", "birthday", "birth"), ("date_of_birth", 0.6)),
+    **dict.fromkeys(("ip", "ipaddress"), ("ip_address", 0.5)),
+    **dict.fromkeys(("iban", "creditcard", "card", "pan"), ("financial", 0.6)),
+    **dict.fromkeys(("lat", "latitude", "lon", "lng", "longitude", "gps"), ("gps", 0.5)),
+    **dict.fromkeys(("zip", "postcode", "postal", "zipcode"), ("postcode", 0.3)),
+}
+_BIRTH_COLUMN_TYPES = frozenset({"date_of_birth"})
+
+
+@dataclasses.dataclass(frozen=True)
+class PIIFinding:
+    """Personal data of one type found in one column.
+
+    Attributes
+    ----------
+    column : str
+        The column (``"values"`` when a plain sequence was scanned).
+    pii_type : str
+        One of :data:`PII_TYPES` (``"column_name"`` for a finding from the name alone).
+    count : int
+        How many rows hold at least one match of this type.
+    rows_scanned : int
+        How many rows were scanned.
+    score : float
+        Confidence in ``[0, 1]`` that this really is personal data.
+    reason : str
+        Why it was reported (the checks it passed).
+    examples : tuple of int
+        Up to five row positions with a match (positions, never values).
+    """
+
+    column: str
+    pii_type: str
+    count: int
+    rows_scanned: int
+    score: float
+    reason: str
+    examples: tuple[int, ...]
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return a JSON-safe dict."""
+        return dict(to_jsonable(dataclasses.asdict(self)))
+
+    def __repr__(self) -> str:
+        return (
+            f"PIIFinding(column={self.column!r}, pii_type={self.pii_type!r}, "
+            f"count={self.count}, score={self.score:.2f})"
+        )
+
+
+@dataclasses.dataclass(frozen=True)
+class PIIScan:
+    """What :func:`detect_pii` found, column by column.
+
+    Attributes
+    ----------
+    findings : tuple of PIIFinding
+        Sorted by column, then type.
+    rows_scanned : int
+        Rows scanned per column (after sampling).
+    """
+
+    findings: tuple[PIIFinding, ...]
+    rows_scanned: int
+
+    def columns(self, min_score: float = 0.0) -> tuple[str, ...]:
+        """Return the columns with a finding scoring at least ``min_score``.
+
+        Parameters
+        ----------
+        min_score : float, default 0.0
+            The lowest score that counts.
+
+        Returns
+        -------
+        tuple of str
+            Column names in order of first appearance.
+
+        Examples
+        --------
+        >>> detect_pii({"email": ["x"], "age": [3]}).columns(min_score=0.5)
+        ('email',)
+        """
+        return tuple(dict.fromkeys(f.column for f in self.findings if f.score >= min_score))
+
+    def __bool__(self) -> bool:
+        return bool(self.findings)
+
+    def __len__(self) -> int:
+        return len(self.findings)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return a JSON-safe dict."""
+        return {"rows_scanned": self.rows_scanned, "findings": [f.to_dict() for f in self.findings]}
+
+    def _rows(self) -> list[list[Any]]:
+        return [
+            [f.column, f.pii_type, f.count, f.score, f.reason, ", ".join(map(str, f.examples))]
+            for f in self.findings
+        ]
+
+    _HEADERS = ("column", "type", "rows", "score", "reason", "example rows")
+
+    def to_markdown(self) -> str:
+        """Return the findings as a Markdown table."""
+        return markdown_table(self._HEADERS, self._rows())
+
+    def _repr_html_(self) -> str:
+        return html_table(self._HEADERS, self._rows(), caption="PII findings")
+
+    def __repr__(self) -> str:
+        kinds = sorted({f"{f.column}:{f.pii_type}" for f in self.findings})
+        return f"PIIScan(rows_scanned={self.rows_scanned}, findings={kinds})"
+
+
+def _luhn_ok(digits: str) -> bool:
+    total = 0
+    for position, char in enumerate(reversed(digits)):
+        value = ord(char) - 48
+        if position % 2:
+            value *= 2
+            if value > 9:
+                value -= 9
+        total += value
+    return total % 10 == 0
+
+
+# Lengths of IBANs per country (ISO 13616 registry), for the commonest countries; others
+# only need 15-34 characters and the checksum.
+_IBAN_LENGTHS = {
+    "AT": 20, "BE": 16, "CH": 21, "CZ": 24, "DE": 22, "DK": 18, "ES": 24, "FI": 18,
+    "FR": 27, "GB": 22, "GR": 27, "IE": 22, "IT": 27, "LU": 20, "NL": 18, "NO": 15,
+    "PL": 28, "PT": 25, "SE": 24,
+}  # fmt: skip
+
+
+def _iban_ok(text: str) -> bool:
+    compact = text.replace(" ", "")
+    expected = _IBAN_LENGTHS.get(compact[:2])
+    if expected is not None and len(compact) != expected:
+        return False
+    if not 15 <= len(compact) <= 34:
+        return False
+    rearranged = compact[4:] + compact[:4]
+    number = "".join(str(int(c, 36)) for c in rearranged)
+    return int(number) % 97 == 1
+
+
+def _ssn_ok(text: str) -> bool:
+    area, group, serial = text[:3], text[4:6], text[7:]
+    return area not in ("000", "666") and area[0] != "9" and group != "00" and serial != "0000"
+
+
+def _ip_ok(text: str, version: int) -> bool:
+    try:
+        address = ipaddress.ip_address(text)
+    except ValueError:
+        return False
+    if version == 6:
+        return address.version == 6 and sum(c in "0123456789abcdefABCDEF" for c in text) >= 3
+    return address.version == 4
+
+
+def _gps_ok(text: str) -> bool:
+    lat_text, lon_text = text.split(",")
+    return abs(float(lat_text)) <= 90 and abs(float(lon_text)) <= 180
+
+
+def _date_ok(text: str) -> bool:
+    try:
+        if "-" in text:
+            year, month, day = map(int, text.split("-"))
+        else:
+            day, month, year = map(int, re.split(r"[./]", text))
+            if month > 12:  # US month/day/year
+                day, month = month, day
+        born = _dt.date(year, month, day)
+    except ValueError:
+        return False
+    return 1900 <= born.year <= _dt.date.today().year
+
+
+def _classify_number(text: str) -> str | None:
+    digits = "".join(c for c in text if c.isdigit())
+    if 13 <= len(digits) <= 19 and "(" not in text and "+" not in text:
+        compact = text.replace(" ", "").replace("-", "")
+        if compact.isdigit() and _CARD_SHAPE.fullmatch(text) and _luhn_ok(digits):
+            return "credit_card"
+        if compact.isdigit() and len(compact) == len(text) and _luhn_ok(digits):
+            return "credit_card"
+    if text.startswith("+"):
+        return "phone_e164" if 8 <= len(digits) <= 15 and _PHONE_E164.fullmatch(text) else None
+    if 7 <= len(digits) <= 12 and any(p.fullmatch(text) for p in _PHONE_NATIONAL):
+        return "phone_national"
+    return None
+
+
+def _email_start(text: str, at: int) -> int:
+    """Return where the local part of the email whose '@' is at ``at`` starts."""
+    start = at
+    while start > 0 and (text[start - 1] in _EMAIL_LOCAL or text[start - 1].isalnum()):
+        start -= 1
+    return start
+
+
+def _validate(kind: str, text: str, joined: str, start: int, birth_column: bool) -> str | None:
+    """Return the detailed type of a candidate, or ``None`` if it fails validation."""
+    if kind == "iban":
+        return "iban" if _iban_ok(text) else None
+    if kind == "ipv4":
+        return "ipv4" if _ip_ok(text, 4) else None
+    if kind == "ipv6":
+        return "ipv6" if _ip_ok(text, 6) else None
+    if kind == "gps":
+        return "gps" if _gps_ok(text) else None
+    if kind == "ssn":
+        return "us_ssn" if _ssn_ok(text) else None
+    if kind == "date":
+        if not _date_ok(text):
+            return None
+        line_start = joined.rfind("\n", 0, start) + 1
+        context = joined[max(line_start, start - 24) : start]
+        return "date_of_birth" if birth_column or _BIRTH_CONTEXT.search(context) else None
+    return _classify_number(text)
+
+
+def _public_type(detail: str) -> str:
+    return "phone" if detail.startswith("phone") else detail
+
+
+def _as_text_list(values: np.ndarray) -> list[str] | None:
+    """Return the strings to scan, or ``None`` when the column holds no text."""
+    if values.dtype.kind == "U":
+        return [str(v) for v in values.tolist()]
+    if values.dtype.kind != "O":
+        return None
+    items = values.tolist()
+    texts = [v if isinstance(v, str) else "" for v in items]
+    if not any(isinstance(v, str) for v in items):
+        return None
+    return texts
+
+
+def scan_values(
+    values: Sequence[Any] | np.ndarray, *, column: str = "values"
+) -> list[tuple[int, int, int, str]]:
+    """Return every validated PII span in a column of strings.
+
+    Parameters
+    ----------
+    values : sequence or numpy.ndarray
+        The column; items that are not strings are skipped.
+    column : str, default "values"
+        The column's name; a name that suggests a birth date turns every valid date in
+        it into a ``date_of_birth`` match.
+
+    Returns
+    -------
+    list of (row, start, end, type)
+        Row position, span within that row's string, and detailed type (``phone`` is
+        split into ``phone_e164`` and ``phone_national``).
+
+    Examples
+    --------
+    >>> scan_values(["x 123-45-6789", "none"])
+    [(0, 2, 13, 'us_ssn')]
+    """
+    array = np.asarray(values, dtype=object) if not isinstance(values, np.ndarray) else values
+    texts = _as_text_list(array)
+    if not texts:
+        return []
+    birth_column = _column_name_type(column) in _BIRTH_COLUMN_TYPES
+    joined = "\n".join(texts)
+    # Start offset of each row's text inside ``joined``.
+    lengths = np.fromiter((len(t) + 1 for t in texts), dtype=np.int64, count=len(texts))
+    starts = np.concatenate(([0], np.cumsum(lengths)[:-1]))
+    spans: list[tuple[int, int, int]] = []
+    kinds: list[str] = []
+    for match in _CANDIDATES.finditer(joined):
+        kind = match.lastgroup
+        start = match.start()
+        if kind == "email":
+            start = _email_start(joined, start)
+            if start == match.start():
+                continue
+            detail: str | None = "email"
+        else:
+            assert kind is not None
+            detail = _validate(kind, match.group(), joined, start, birth_column)
+        if detail is not None:
+            spans.append((start, match.end(), 0))
+            kinds.append(detail)
+    if not spans:
+        return []
+    offsets = np.fromiter((s for s, _, _ in spans), dtype=np.int64, count=len(spans))
+    rows = np.searchsorted(starts, offsets, side="right") - 1
+    return [
+        (int(row), s - int(starts[row]), e - int(starts[row]), kind)
+        for row, (s, e, _), kind in zip(rows, spans, kinds, strict=True)
+    ]
+
+
+def redact_values(
+    values: Sequence[Any] | np.ndarray,
+    *,
+    types: Iterable[str] | None = None,
+    column: str = "values",
+) -> np.ndarray:
+    """Replace PII spans in strings by typed placeholders such as ``<EMAIL>``.
+
+    Parameters
+    ----------
+    values : sequence or numpy.ndarray
+        The strings; other items (``None``, numbers) are returned unchanged.
+    types : iterable of str, optional
+        Only redact these types (keys of :data:`PII_TYPES`); all of them by default.
+    column : str, default "values"
+        The column's name (see :func:`scan_values`).
+
+    Returns
+    -------
+    numpy.ndarray
+        An object array of the same length.
+
+    Examples
+    --------
+    >>> redact_values(["ip 10.0.0.1, born 1990-02-03", None]).tolist()
+    ['ip <IP>, born <DOB>', None]
+    """
+    array = np.asarray(values, dtype=object) if not isinstance(values, np.ndarray) else values
+    out = np.array(array, dtype=object, copy=True)
+    wanted = None if types is None else frozenset(types)
+    by_row: dict[int, list[tuple[int, int, str]]] = {}
+    for row, start, end, detail in scan_values(array, column=column):
+        public = _public_type(detail)
+        if wanted is None or public in wanted:
+            by_row.setdefault(row, []).append((start, end, PII_TYPES[public]))
+    for row, spans in by_row.items():
+        text = str(out[row])
+        for start, end, placeholder in sorted(spans, reverse=True):
+            text = text[:start] + placeholder + text[end:]
+        out[row] = text
+    return out
+
+
+def _column_name_type(name: str) -> str | None:
+    best: tuple[str, float] | None = None
+    lowered = name.replace("-", "_")
+    tokens = [t.lower() for t in _NAME_TOKEN.findall(lowered)]
+    candidates = [*tokens, "".join(tokens)]
+    candidates += [a + b for a, b in itertools.pairwise(tokens)]
+    for token in candidates:
+        hit = _SUSPICIOUS_NAMES.get(token)
+        if hit is not None and (best is None or hit[1] > best[1]):
+            best = hit
+    return None if best is None else best[0]
+
+
+def _column_name_finding(name: str, rows: int) -> PIIFinding | None:
+    lowered = name.replace("-", "_")
+    tokens = [t.lower() for t in _NAME_TOKEN.findall(lowered)]
+    candidates = [*tokens, "".join(tokens)]
+    candidates += [a + b for a, b in itertools.pairwise(tokens)]
+    hits = [(token, _SUSPICIOUS_NAMES[token]) for token in candidates if token in _SUSPICIOUS_NAMES]
+    if not hits:
+        return None
+    token, (suggested, score) = max(hits, key=lambda hit: hit[1][1])
+    reason = f"column name token {token!r} suggests {suggested.replace('_', ' ')}"
+    return PIIFinding(name, "column_name", 0, rows, score, reason, ())
+
+
+def _numeric_findings(name: str, values: np.ndarray) -> list[PIIFinding]:
+    """Return findings for numeric columns: GPS by name and range, card-like integers."""
+    rows = len(values)
+    if values.dtype.kind == "f" and _column_name_type(name) == "gps":
+        finite = values[np.isfinite(values)]
+        decimals = np.abs(finite * 1000 - np.round(finite * 1000)) > 1e-6
+        if finite.size and np.all(np.abs(finite) <= 180) and np.mean(decimals) > 0.5:
+            examples = tuple(int(i) for i in np.flatnonzero(np.isfinite(values))[:5])
+            reason = "coordinates with more than 3 decimals in a latitude/longitude column"
+            return [PIIFinding(name, "gps", int(finite.size), rows, 0.8, reason, examples)]
+    if values.dtype.kind in "iu":
+        big = np.flatnonzero(np.abs(values.astype(np.float64)) >= 1e6)
+        if big.size:
+            texts = np.array([str(int(v)) for v in values[big]], dtype=object)
+            found = scan_values(texts, column=name)
+            moved = [(int(big[row]), start, end, kind) for row, start, end, kind in found]
+            return _group_findings(name, moved, rows)
+    return []
+
+
+def _group_findings(
+    column: str, matches: Sequence[tuple[int, int, int, str]], rows_scanned: int
+) -> list[PIIFinding]:
+    rows_by_detail: dict[str, list[int]] = {}
+    for row, _start, _end, detail in matches:
+        rows_by_detail.setdefault(detail, []).append(row)
+    merged: dict[str, tuple[set[int], float, list[str]]] = {}
+    for detail, detail_rows in rows_by_detail.items():
+        public = _public_type(detail)
+        seen, score, reasons = merged.get(public, (set(), 0.0, []))
+        merged[public] = (
+            seen | set(detail_rows),
+            max(score, _SCORES[detail]),
+            [*reasons, _REASONS[detail]],
+        )
+    findings = []
+    for public, (seen, score, reasons) in merged.items():
+        ordered = sorted(seen)
+        findings.append(
+            PIIFinding(column, public, len(ordered), rows_scanned, score, "; ".join(reasons),
+                       tuple(ordered[:5]))
+        )  # fmt: skip
+    return findings
+
+
+def _sample_positions(n_rows: int, sample: int | None) -> np.ndarray | None:
+    if sample is None or sample >= n_rows:
+        return None
+    return np.unique(np.linspace(0, n_rows - 1, num=sample).round().astype(np.int64))
+
+
+def scan_column(name: str, values: np.ndarray, *, sample: int | None = None) -> list[PIIFinding]:
+    """Return the findings for one column (name and values).
+
+    Parameters
+    ----------
+    name : str
+        The column name.
+    values : numpy.ndarray
+        Its values (object arrays of strings, numeric arrays).
+    sample : int, optional
+        Scan only this many evenly spaced rows.
+
+    Returns
+    -------
+    list of PIIFinding
+        Findings sorted by type.
+    """
+    positions = _sample_positions(len(values), sample)
+    scanned = values if positions is None else values[positions]
+    findings: list[PIIFinding] = []
+    name_finding = _column_name_finding(name, len(scanned))
+    if name_finding is not None:
+        findings.append(name_finding)
+    if scanned.dtype.kind in "OU":
+        matches = scan_values(scanned, column=name)
+        findings += _group_findings(name, matches, len(scanned))
+    else:
+        findings += _numeric_findings(name, scanned)
+    if positions is not None:
+        findings = [
+            dataclasses.replace(f, examples=tuple(int(positions[i]) for i in f.examples))
+            for f in findings
+        ]
+    return sorted(findings, key=lambda f: f.pii_type)
+
+
+def detect_pii(
+    table: Any,
+    *,
+    sample: int | None = None,
+    columns: Iterable[str] | None = None,
+) -> PIIScan:
+    """Find personal data in a table, a column or a sequence of strings.
+
+    Parameters
+    ----------
+    table : DataFrame, dict of columns, list of dicts, structured array or sequence
+        What to scan. A plain sequence of values is scanned as one column ``"values"``.
+    sample : int, optional
+        Scan at most this many evenly spaced rows per column (all rows by default).
+    columns : iterable of str, optional
+        Only scan these columns.
+
+    Returns
+    -------
+    PIIScan
+        Findings per column and type, with counts, scores, reasons and example rows.
+
+    Examples
+    --------
+    >>> scan = detect_pii({"dob": ["1990-05-17"], "ip": ["2001:db8::1"], "x": [1.5]})
+    >>> sorted((f.column, f.pii_type) for f in scan.findings)
+    [('dob', 'column_name'), ('dob', 'date_of_birth'), ('ip', 'column_name'), ('ip', 'ipv6')]
+    """
+    from edgeml.data._table import read_table
+
+    if sample is not None and (not isinstance(sample, int) or sample < 1):
+        raise invalid_argument("detect_pii", "sample", sample, "a positive integer or None")
+    if isinstance(table, (list, tuple, np.ndarray)) and not _looks_like_table(table):
+        data = {"values": np.asarray(table, dtype=object)}
+        n_rows = len(table)
+    else:
+        parsed = read_table(table, owner="detect_pii")
+        data, n_rows = dict(parsed.columns), parsed.n_rows
+    if columns is not None:
+        wanted = list(columns)
+        unknown = [c for c in wanted if c not in data]
+        if unknown:
+            raise invalid_argument(
+                "detect_pii", "columns", unknown, f"columns of the table {sorted(data)}"
+            )
+        data = {c: data[c] for c in wanted}
+    findings: list[PIIFinding] = []
+    for name, values in data.items():
+        findings += scan_column(name, values, sample=sample)
+    scanned = n_rows if sample is None else min(sample, n_rows)
+    return PIIScan(tuple(sorted(findings, key=lambda f: (f.column, f.pii_type))), scanned)
+
+
+def _looks_like_table(value: Any) -> bool:
+    if isinstance(value, np.ndarray):
+        return value.dtype.names is not None
+    return bool(value) and all(isinstance(item, Mapping) for item in value)
