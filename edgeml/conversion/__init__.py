@@ -1,4 +1,58 @@
-"""Conversion of Keras models and SavedModels to TensorFlow Lite / LiteRT, with quantization.
+"""Conversion of Keras models, SavedModels and tf.functions to TensorFlow Lite / LiteRT.
 
-The converter needs the ``tf`` extra; it is imported on first use.
+``convert`` quantizes (dynamic, float16, int8, int16x8) and checks what came out;
+``quantize_aware``, ``prune``, ``cluster`` and ``strip`` wrap tensorflow-model-optimization
+for tf-keras and Keras 3 models alike; ``read_metadata`` reads the JSON documents stored
+inside a ``.tflite`` file. Importing this package is cheap: TensorFlow is imported on
+first use of a function that needs it.
+
+Examples
+--------
+>>> import edgeml.conversion as conversion
+>>> "convert" in dir(conversion) and "TFLiteModel" in conversion.__all__
+True
 """
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # pragma: no cover - names for type checkers and IDEs only
+    from edgeml.conversion.converter import convert
+    from edgeml.conversion.evaluation import Comparison, compare
+    from edgeml.conversion.metadata import read_metadata
+    from edgeml.conversion.model import TFLiteModel
+    from edgeml.conversion.report import ConversionReport, TensorInfo
+
+_LAZY: dict[str, str] = {
+    "Comparison": "edgeml.conversion.evaluation",
+    "ConversionReport": "edgeml.conversion.report",
+    "TFLiteModel": "edgeml.conversion.model",
+    "TensorInfo": "edgeml.conversion.report",
+    "compare": "edgeml.conversion.evaluation",
+    "convert": "edgeml.conversion.converter",
+    "read_metadata": "edgeml.conversion.metadata",
+}
+
+__all__ = [
+    "Comparison",
+    "ConversionReport",
+    "TFLiteModel",
+    "TensorInfo",
+    "compare",
+    "convert",
+    "read_metadata",
+]
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        value = getattr(importlib.import_module(_LAZY[name]), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'edgeml.conversion' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

@@ -1,0 +1,317 @@
+"""What a conversion produced: sizes, ops, tensor types, I/O and quantization coverage.
+
+Everything in :class:`ConversionReport` is read back from the ``.tflite`` bytes (with the
+flatbuffer schema shipped in ``ai-edge-litert``, no TensorFlow), except what only the
+conversion itself knows (mode, calibration, seconds, versions), which comes from the
+``edgeml`` metadata entry the converter embeds.
+
+Examples
+--------
+>>> from edgeml.conversion.metadata import _tiny_model_for_examples
+>>> report = analyze(_tiny_model_for_examples())
+>>> report.op_counts, report.inputs[0].dtype, report.float_ops
+({'FULLY_CONNECTED': 1}, 'float32', ('FULLY_CONNECTED#0',))
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+from collections import Counter
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from types import ModuleType
+from typing import Any
+
+from edgeml._display import html_table, markdown_table, to_jsonable
+from edgeml._optional import require
+from edgeml.errors import ModelFormatError
+
+__all__ = ["ConversionReport", "TensorInfo", "analyze"]
+
+_INTEGER_COMPUTE = frozenset({"int8", "uint8", "int16", "int4"})
+_FLOAT = frozenset({"float32", "float16", "float64", "bfloat16"})
+_CONVERSION_OPS = frozenset({"QUANTIZE", "DEQUANTIZE"})
+
+
+@dataclass(frozen=True)
+class TensorInfo:
+    """One input or output tensor of a converted model.
+
+    Attributes
+    ----------
+    name : str
+        The tensor's name in the model.
+    shape : tuple of int
+        Its shape signature; ``-1`` marks a dynamic dimension (usually the batch).
+    dtype : str
+        Its element type, e.g. ``"float32"`` or ``"int8"``.
+    scale, zero_point : float or None
+        Affine quantization parameters (``real = scale * (q - zero_point)``), ``None``
+        for a tensor that is not quantized.
+    """
+
+    name: str
+    shape: tuple[int, ...]
+    dtype: str
+    scale: float | None = None
+    zero_point: int | None = None
+
+    @property
+    def quantized(self) -> bool:
+        """Whether the tensor carries quantization parameters."""
+        return self.scale is not None
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return a JSON-safe dict."""
+        return dict(to_jsonable(self.__dict__))
+
+    def __repr__(self) -> str:
+        quant = f", scale={self.scale:.4g}, zero_point={self.zero_point}" if self.quantized else ""
+        return f"TensorInfo({self.name!r}, shape={list(self.shape)}, dtype={self.dtype}{quant})"
+
+
+@dataclass(frozen=True)
+class ConversionReport:
+    """What a converted model contains and what its conversion did.
+
+    Attributes
+    ----------
+    mode : str
+        Quantization mode: ``"none"``, ``"dynamic"``, ``"float16"``, ``"int8"``,
+        ``"int16x8"`` (``"unknown"`` for a model edgeml did not convert).
+    io : str
+        The requested type of the model's inputs and outputs (``"float"``, ``"int8"``...).
+    source : str
+        What was converted: ``"keras"``, ``"tf_keras"``, ``"saved_model"`` or
+        ``"concrete_function"``.
+    bytes, gzip_bytes : int
+        Size of the model, and of the model gzip-compressed (pruning and clustering pay
+        off only after compression).
+    sha256 : str
+        SHA-256 of the model bytes (changes when metadata changes).
+    weights_sha256 : str or None
+        SHA-256 of the weight buffers only, as stored in the ``edgeml`` entry.
+    op_counts : dict
+        Operator name -> how many times it occurs (all subgraphs).
+    tensor_dtypes : dict
+        Element type -> number of tensors of that type.
+    weight_dtypes : dict
+        Element type -> number of constant tensors (weights, biases) of that type.
+    inputs, outputs : tuple of TensorInfo
+        Names, shapes, types and quantization parameters of the main subgraph's I/O.
+    float_ops : tuple of str
+        Operators (``"NAME#index"``) that still compute in floating point, excluding the
+        QUANTIZE/DEQUANTIZE ops at the model's edges.
+    quantized_op_fraction : float
+        Share of operators (QUANTIZE/DEQUANTIZE excluded) whose outputs are integer.
+    flex_ops : tuple of str
+        TensorFlow (Flex / SELECT_TF_OPS) operators; the device's interpreter must be
+        built with the Flex delegate to run them.
+    calibration_samples : int or None
+        Number of representative samples used to calibrate ranges.
+    conversion_seconds : float or None
+        Wall-clock time of the conversion.
+    edgeml_version, tensorflow_version : str or None
+        Versions that produced the model.
+    warnings : tuple of str
+        Problems found while checking the result.
+    """
+
+    mode: str
+    io: str
+    source: str
+    bytes: int
+    gzip_bytes: int
+    sha256: str
+    weights_sha256: str | None
+    op_counts: dict[str, int]
+    tensor_dtypes: dict[str, int]
+    weight_dtypes: dict[str, int]
+    inputs: tuple[TensorInfo, ...]
+    outputs: tuple[TensorInfo, ...]
+    float_ops: tuple[str, ...]
+    quantized_op_fraction: float
+    flex_ops: tuple[str, ...] = ()
+    calibration_samples: int | None = None
+    conversion_seconds: float | None = None
+    edgeml_version: str | None = None
+    tensorflow_version: str | None = None
+    warnings: tuple[str, ...] = field(default=())
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return a JSON-safe dict of every field."""
+        return dict(to_jsonable({k: getattr(self, k) for k in self.__dataclass_fields__}))
+
+    def _rows(self) -> list[list[Any]]:
+        def io_text(tensors: tuple[TensorInfo, ...]) -> str:
+            return "; ".join(
+                f"{t.name} {list(t.shape)} {t.dtype}"
+                + (f" (scale {t.scale:.4g}, zp {t.zero_point})" if t.quantized else "")
+                for t in tensors
+            )
+
+        ops = ", ".join(f"{name} x{count}" for name, count in sorted(self.op_counts.items()))
+        return [
+            ["mode", self.mode],
+            ["io", self.io],
+            ["source", self.source],
+            ["bytes", self.bytes],
+            ["gzip bytes", self.gzip_bytes],
+            ["ops", ops],
+            ["quantized op fraction", self.quantized_op_fraction],
+            ["float ops", ", ".join(self.float_ops) or "none"],
+            ["flex ops", ", ".join(self.flex_ops) or "none"],
+            ["weight dtypes", ", ".join(f"{k} x{v}" for k, v in self.weight_dtypes.items())],
+            ["inputs", io_text(self.inputs)],
+            ["outputs", io_text(self.outputs)],
+            ["calibration samples", self.calibration_samples],
+            ["conversion seconds", self.conversion_seconds],
+            ["edgeml / tensorflow", f"{self.edgeml_version} / {self.tensorflow_version}"],
+            ["sha256", self.sha256],
+            ["warnings", "; ".join(self.warnings) or "none"],
+        ]
+
+    def to_markdown(self) -> str:
+        """Return the report as a two-column Markdown table."""
+        return markdown_table(["field", "value"], self._rows())
+
+    def _repr_html_(self) -> str:
+        return html_table(["field", "value"], self._rows(), caption="Conversion report")
+
+    def __repr__(self) -> str:
+        return (
+            f"ConversionReport(mode={self.mode!r}, io={self.io!r}, bytes={self.bytes}, "
+            f"gzip_bytes={self.gzip_bytes}, ops={sum(self.op_counts.values())}, "
+            f"float_ops={len(self.float_ops)}, warnings={len(self.warnings)})"
+        )
+
+
+def _schema() -> ModuleType:
+    return require(
+        "ai_edge_litert.tools.flatbuffer_utils", extra="litert", feature="Inspecting a .tflite"
+    )
+
+
+def _type_name(utils: ModuleType, code: int) -> str:
+    return str(utils.type_to_name(code)).lower()
+
+
+def _tensor_info(utils: ModuleType, tensor: Any) -> TensorInfo:
+    name = tensor.name.decode("utf-8", "replace") if isinstance(tensor.name, bytes) else tensor.name
+    signature = tensor.shapeSignature if tensor.shapeSignature is not None else tensor.shape
+    shape = tuple(int(d) for d in (signature if signature is not None else []))
+    quant = tensor.quantization
+    scale = zero_point = None
+    if quant is not None and quant.scale is not None and len(quant.scale) > 0:
+        scale = float(quant.scale[0])
+        zero_point = int(quant.zeroPoint[0]) if quant.zeroPoint is not None else 0
+    return TensorInfo(str(name or ""), shape, _type_name(utils, tensor.type), scale, zero_point)
+
+
+def analyze(model_bytes: bytes, conversion: Mapping[str, Any] | None = None) -> ConversionReport:
+    """Read a ``.tflite`` model's structure into a :class:`ConversionReport`.
+
+    Parameters
+    ----------
+    model_bytes : bytes
+        The model.
+    conversion : Mapping, optional
+        What only the conversion knows (``mode``, ``io``, ``source``,
+        ``calibration_samples``, ``conversion_seconds``, versions, ``warnings``,
+        ``weights_sha256``), usually the ``edgeml`` metadata entry.
+
+    Returns
+    -------
+    ConversionReport
+        The report.
+
+    Raises
+    ------
+    ModelFormatError
+        When the bytes are not a TFLite model.
+
+    Examples
+    --------
+    >>> from edgeml.conversion.metadata import _tiny_model_for_examples
+    >>> analyze(_tiny_model_for_examples()).weight_dtypes
+    {'float32': 1}
+    """
+    content = bytes(model_bytes)
+    if len(content) < 8 or content[4:8] != b"TFL3":
+        raise ModelFormatError(
+            f"These {len(content)} bytes are not a TFLite model (no 'TFL3' identifier). "
+            "Fix: pass the bytes of a .tflite file."
+        )
+    utils = _schema()
+    try:
+        model = utils.convert_bytearray_to_object(bytearray(content))
+    except Exception as exc:
+        raise ModelFormatError(
+            f"The TFLite flatbuffer cannot be parsed ({type(exc).__name__}: {exc})."
+        ) from exc
+    op_names = [utils.opcode_to_name(model, i) for i in range(len(model.operatorCodes or []))]
+    custom = [
+        (c.customCode.decode() if isinstance(c.customCode, bytes) else c.customCode)
+        for c in model.operatorCodes or []
+    ]
+    op_counts: Counter[str] = Counter()
+    tensor_dtypes: Counter[str] = Counter()
+    weight_dtypes: Counter[str] = Counter()
+    float_ops: list[str] = []
+    flex_ops: set[str] = set()
+    considered = 0
+    index = 0
+    for subgraph in model.subgraphs or []:
+        tensors = subgraph.tensors or []
+        for tensor in tensors:
+            dtype = _type_name(utils, tensor.type)
+            tensor_dtypes[dtype] += 1
+            buffer = model.buffers[tensor.buffer] if tensor.buffer else None
+            if buffer is not None and (
+                (buffer.data is not None and len(buffer.data)) or (buffer.size or 0) > 0
+            ):
+                weight_dtypes[dtype] += 1
+        for op in subgraph.operators or []:
+            name = custom[op.opcodeIndex] or op_names[op.opcodeIndex] or "UNKNOWN"
+            if name == "CUSTOM" or op_names[op.opcodeIndex] == "CUSTOM":
+                name = custom[op.opcodeIndex] or "CUSTOM"
+            op_counts[name] += 1
+            if name.startswith("Flex"):
+                flex_ops.add(name)
+            if name not in _CONVERSION_OPS:
+                considered += 1
+                out_types = {_type_name(utils, tensors[i].type) for i in op.outputs if i >= 0}
+                if out_types & _FLOAT:
+                    float_ops.append(f"{name}#{index}")
+            index += 1
+    main = model.subgraphs[0]
+    info = dict(conversion or {})
+    quantized_fraction = 1.0 - len(float_ops) / considered if considered else 0.0
+    return ConversionReport(
+        mode=str(info.get("mode", "unknown")),
+        io=str(info.get("io", "unknown")),
+        source=str(info.get("source", "unknown")),
+        bytes=len(content),
+        gzip_bytes=len(gzip.compress(content, compresslevel=9, mtime=0)),
+        sha256=hashlib.sha256(content).hexdigest(),
+        weights_sha256=info.get("weights_sha256"),
+        op_counts=dict(sorted(op_counts.items())),
+        tensor_dtypes=dict(sorted(tensor_dtypes.items())),
+        weight_dtypes=dict(sorted(weight_dtypes.items())),
+        inputs=tuple(_tensor_info(utils, main.tensors[i]) for i in main.inputs),
+        outputs=tuple(_tensor_info(utils, main.tensors[i]) for i in main.outputs),
+        float_ops=tuple(float_ops),
+        quantized_op_fraction=round(quantized_fraction, 6),
+        flex_ops=tuple(sorted(flex_ops)),
+        calibration_samples=info.get("calibration_samples"),
+        conversion_seconds=info.get("conversion_seconds"),
+        edgeml_version=info.get("edgeml_version"),
+        tensorflow_version=info.get("tensorflow_version"),
+        warnings=tuple(info.get("warnings", ())),
+    )
+
+
+def with_fields(report: ConversionReport, **changes: Any) -> ConversionReport:
+    """Return a copy of ``report`` with some fields replaced."""
+    return replace(report, **changes)
