@@ -1,4 +1,35 @@
 """Drift statistics as small composable functions, streaming detectors and mergeable sketches.
 
 Pure numpy/scipy: runs on a device, in a notebook or on a server, without TensorFlow.
+
+Examples
+--------
+>>> import numpy as np
+>>> import edgeml.drift as drift
+>>> rng = np.random.default_rng(0)
+>>> statistic, pvalue = drift.ks(rng.normal(size=300), rng.normal(size=300))
+>>> pvalue > 0.05
+True
 """
+
+from edgeml.drift._approx import ks_from_histograms as ks_from_histograms
+from edgeml.drift._approx import wasserstein_from_histograms as wasserstein_from_histograms
+from edgeml.drift._binned import chi2 as chi2
+from edgeml.drift._binned import js as js
+from edgeml.drift._binned import psi as psi
+from edgeml.drift._ks import ks as ks
+from edgeml.drift._result import DriftResult as DriftResult
+from edgeml.drift._sketch import Histogram as Histogram
+from edgeml.drift._wasserstein import wasserstein as wasserstein
+
+__all__ = [
+    "DriftResult",
+    "Histogram",
+    "chi2",
+    "js",
+    "ks",
+    "ks_from_histograms",
+    "psi",
+    "wasserstein",
+    "wasserstein_from_histograms",
+]

@@ -1,0 +1,257 @@
+"""Turn what users pass (arrays, dicts of columns, DataFrames) into checked columns.
+
+The drift tests share this module so they agree on shapes, names, NaN handling and the
+wording of errors. Numeric columns travel in *blocks*: a few columns at a time, copied to
+a contiguous ``(columns, rows)`` array and sorted in place, so every statistic is computed
+for all columns of the block at once and peak memory stays bounded.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import numpy as np
+from numpy.typing import NDArray
+
+from edgeml.errors import DataError, invalid_argument
+
+__all__ = [
+    "Columns",
+    "NanPolicy",
+    "as_columns",
+    "check_nan_policy",
+    "check_same_columns",
+    "sorted_blocks",
+]
+
+NanPolicy = Literal["raise", "omit"]
+
+#: Bytes of sorted data (reference + current) held at once while computing statistics.
+BLOCK_BYTES = 64 * 1024 * 1024
+
+FloatArray = NDArray[np.float64]
+
+
+@dataclass(frozen=True)
+class Columns:
+    """Columns of one sample with their names.
+
+    ``matrix`` is the original 2-D numeric array when the input was one (so blocks of
+    columns are taken without a per-column loop); ``arrays`` always holds 1-D columns.
+    """
+
+    names: tuple[str, ...]
+    arrays: tuple[np.ndarray, ...]
+    is_1d: bool
+    matrix: np.ndarray | None = None
+
+    @property
+    def n_features(self) -> int:
+        return len(self.names)
+
+
+def check_nan_policy(owner: str, nan_policy: str) -> None:
+    if nan_policy not in ("raise", "omit"):
+        raise invalid_argument(owner, "nan_policy", nan_policy, "'raise' or 'omit'")
+
+
+def _is_dataframe(data: Any) -> bool:
+    return hasattr(data, "columns") and hasattr(data, "to_numpy") and hasattr(data, "iloc")
+
+
+def _column_array(values: Any, owner: str, argname: str, name: str) -> np.ndarray:
+    to_numpy = getattr(values, "to_numpy", None)
+    array = to_numpy() if callable(to_numpy) else np.asarray(values)
+    if array.ndim != 1:
+        raise DataError(
+            f"Column {name!r} of {argname} in {owner} must be 1-D; got shape {array.shape}."
+        )
+    return array
+
+
+def as_columns(data: Any, owner: str, argname: str) -> Columns:
+    """Convert a 1-D/2-D array, a dict of columns or a pandas DataFrame to :class:`Columns`.
+
+    Raises
+    ------
+    DataError
+        For other shapes, empty data, or columns of different lengths.
+    """
+    if isinstance(data, Columns):
+        return data
+    if isinstance(data, Mapping) or _is_dataframe(data):
+        keys = list(data.keys()) if isinstance(data, Mapping) else list(data.columns)
+        names = tuple(str(k) for k in keys)
+        arrays = tuple(
+            _column_array(data[k], owner, argname, n) for k, n in zip(keys, names, strict=True)
+        )
+        if not arrays:
+            raise DataError(f"{argname} in {owner} has no columns.")
+        lengths = {len(a) for a in arrays}
+        if len(lengths) > 1:
+            raise DataError(
+                f"The columns of {argname} in {owner} have different lengths "
+                f"{sorted(lengths)}; every column must have one value per row."
+            )
+        columns = Columns(names, arrays, is_1d=False)
+    else:
+        array = data.to_numpy() if hasattr(data, "to_numpy") else np.asarray(data)
+        if array.ndim == 1:
+            columns = Columns(("0",), (array,), is_1d=True, matrix=array[:, None])
+        elif array.ndim == 2:
+            names = tuple(str(j) for j in range(array.shape[1]))
+            arrays = tuple(array[:, j] for j in range(array.shape[1]))
+            columns = Columns(names, arrays, is_1d=False, matrix=array)
+        else:
+            raise DataError(
+                f"{argname} in {owner} must be 1-D (one feature) or 2-D (rows x features); "
+                f"got an array of shape {array.shape}."
+            )
+        if columns.n_features == 0:
+            raise DataError(f"{argname} in {owner} has no columns.")
+    if len(columns.arrays[0]) == 0:
+        raise DataError(f"{argname} in {owner} is empty; every test needs at least one row.")
+    return columns
+
+
+def check_same_columns(reference: Columns, current: Columns, owner: str) -> None:
+    """Raise :class:`DataError` unless both samples have the same columns, in order."""
+    if reference.n_features != current.n_features:
+        raise DataError(
+            f"reference has {reference.n_features} columns but current has "
+            f"{current.n_features} in {owner}; pass the same features to both."
+        )
+    if reference.names != current.names:
+        missing = sorted(set(reference.names) - set(current.names))
+        extra = sorted(set(current.names) - set(reference.names))
+        detail = f"missing in current: {missing}; not in reference: {extra}"
+        if not missing and not extra:
+            detail = "same names in a different order"
+        raise DataError(
+            f"reference and current have different columns in {owner} ({detail}); "
+            "pass the same features to both."
+        )
+
+
+def _as_float_column(array: np.ndarray, owner: str, argname: str, name: str) -> FloatArray:
+    if array.dtype.kind in "biuf":
+        return np.asarray(array, dtype=np.float64)
+    try:
+        return np.asarray(array, dtype=np.float64)
+    except (TypeError, ValueError):
+        example = next((v for v in array if not isinstance(v, (int, float))), array[0])
+        raise DataError(
+            f"Column {name!r} of {argname} in {owner} is not numeric (it holds {example!r}); "
+            "use chi2 for categorical columns, or convert the column to numbers."
+        ) from None
+
+
+def _block(
+    columns: Columns, lo: int, hi: int, owner: str, argname: str, rows: slice = slice(None)
+) -> FloatArray:
+    """Copy columns ``lo:hi`` (and ``rows``) to a C-contiguous float64 array, one row each."""
+    if columns.matrix is not None and columns.matrix.dtype.kind in "biuf":
+        return np.array(columns.matrix[rows, lo:hi].T, dtype=np.float64, order="C")
+    picked = [
+        _as_float_column(columns.arrays[j][rows], owner, argname, columns.names[j])
+        for j in range(lo, hi)
+    ]
+    return np.array(picked, dtype=np.float64, order="C")
+
+
+def _bad_message(name: str, argname: str, owner: str, row: FloatArray) -> str:
+    n_nan = int(np.isnan(row).sum())
+    n_inf = int(np.isinf(row).sum())
+    return (
+        f"Column {name!r} of {argname} in {owner} has {n_nan} NaN and {n_inf} infinite "
+        f"values (of {row.size}). Fix: clean the data, or pass nan_policy='omit' to drop them."
+    )
+
+
+def _finite_slice(row: FloatArray) -> slice:
+    """Return the finite part of a sorted row: -inf sorts first, +inf then NaN last."""
+    start = int(np.searchsorted(row, -np.inf, side="right"))
+    stop = int(np.searchsorted(row, np.inf, side="left")) if not np.isnan(row[0]) else 0
+    return slice(start, max(start, stop))
+
+
+def sorted_blocks(
+    reference: Columns,
+    current: Columns,
+    *,
+    owner: str,
+    nan_policy: str,
+    block_bytes: int = BLOCK_BYTES,
+) -> Iterator[tuple[Sequence[int], FloatArray, FloatArray]]:
+    """Yield ``(column indices, sorted reference rows, sorted current rows)``.
+
+    Each yielded pair holds one or more columns as rows of equal length, sorted
+    ascending. Columns without NaN/inf come in blocks; with ``nan_policy="omit"`` a
+    column that had non-finite values comes alone, with those values dropped.
+
+    Raises
+    ------
+    DataError
+        Non-finite values with ``nan_policy="raise"`` (naming the column and the counts),
+        or a column left empty after dropping them.
+    """
+    check_nan_policy(owner, nan_policy)
+    n_ref, n_cur = len(reference.arrays[0]), len(current.arrays[0])
+    per_column = 8 * (n_ref + n_cur) * 3  # sorted copies plus merge work space
+    step = max(1, min(reference.n_features, block_bytes // max(per_column, 1)))
+    for lo in range(0, reference.n_features, step):
+        hi = min(lo + step, reference.n_features)
+        a = _block(reference, lo, hi, owner, "reference")
+        b = _block(current, lo, hi, owner, "current")
+        a.sort(axis=-1)
+        b.sort(axis=-1)
+        bad = ~(np.isfinite(a[:, 0]) & np.isfinite(a[:, -1]))
+        bad |= ~(np.isfinite(b[:, 0]) & np.isfinite(b[:, -1]))
+        if not bad.any():
+            yield range(lo, hi), a, b
+            continue
+        good = np.flatnonzero(~bad)
+        if good.size:
+            yield [lo + int(k) for k in good], a[good], b[good]
+        for k in np.flatnonzero(bad):
+            j = lo + int(k)
+            pieces = []
+            for argname, rows in (("reference", a), ("current", b)):
+                row = rows[k]
+                finite = _finite_slice(row)
+                if finite.stop - finite.start != row.size and nan_policy == "raise":
+                    raise DataError(_bad_message(reference.names[j], argname, owner, row))
+                if finite.stop == finite.start:
+                    raise DataError(
+                        f"Column {reference.names[j]!r} of {argname} in {owner} has no finite "
+                        f"values left after nan_policy='omit' (all {row.size} are NaN or "
+                        "infinite)."
+                    )
+                pieces.append(row[finite][None, :])
+            yield [j], pieces[0], pieces[1]
+
+
+def finite_sorted(
+    columns: Columns, *, owner: str, argname: str, nan_policy: str
+) -> Iterator[tuple[int, FloatArray]]:
+    """Yield ``(column index, sorted finite values)`` one column at a time.
+
+    Used where only one sample is needed (fitting a sketch); raises like
+    :func:`sorted_blocks`.
+    """
+    check_nan_policy(owner, nan_policy)
+    for j in range(columns.n_features):
+        row = _block(columns, j, j + 1, owner, argname)[0]
+        row.sort()
+        finite = _finite_slice(row)
+        if finite.stop - finite.start != row.size:
+            if nan_policy == "raise":
+                raise DataError(_bad_message(columns.names[j], argname, owner, row))
+            if finite.stop == finite.start:
+                raise DataError(
+                    f"Column {columns.names[j]!r} of {argname} in {owner} has no finite "
+                    f"values left after nan_policy='omit' (all {row.size} are NaN or infinite)."
+                )
+        yield j, row[finite]
