@@ -27,7 +27,7 @@ from edgeml.errors import EdgeMLError
 __all__ = ["SUBCOMMANDS", "build_parser", "main"]
 
 #: Subcommand name -> module that defines ``add_parser``.
-SUBCOMMANDS: dict[str, str] = {}
+SUBCOMMANDS: dict[str, str] = {"serve": "edgeml.monitor._cli"}
 
 
 def build_parser() -> argparse.ArgumentParser:
