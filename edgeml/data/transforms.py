@@ -162,6 +162,8 @@ class Transform(abc.ABC):
 
 
 def _jsonable(value: Any) -> Any:
+    if isinstance(value, float) and not math.isfinite(value):
+        return str(value)  # "inf" / "-inf": strict JSON has no infinities; float() reads them
     if isinstance(value, tuple):
         return [_jsonable(v) for v in value]
     if isinstance(value, Transform):

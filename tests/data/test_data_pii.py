@@ -1,0 +1,148 @@
+"""PII detection and redaction: checksums, formats, positions, false positives.
+
+Reference values: card numbers are the public test numbers published by payment
+processors (Visa 4111 1111 1111 1111, Mastercard 5555 5555 5555 4444, Amex
+3782 822463 10005); IBANs are the examples of the SWIFT IBAN registry (DE, GB, FR, NL);
+the IPv6 address is from RFC 3849's documentation prefix; phone numbers are from
+Ofcom's and NANPA's ranges reserved for drama/fiction (020 7946 0xxx, 555-01xx).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from edgeml.data import PII_TYPES, detect_pii, redact
+from edgeml.data.pii import redact_values, scan_values
+
+pytestmark = pytest.mark.compat
+
+
+def types_in(text: str) -> list[str]:
+    return [kind for _, _, _, kind in scan_values([text])]
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("mail jane.doe+tag@mail.example.co.uk", "email"),
+        ("card 4111 1111 1111 1111", "credit_card"),
+        ("card 5555-5555-5555-4444", "credit_card"),
+        ("amex 378282246310005", "credit_card"),
+        ("iban DE89 3704 0044 0532 0130 00", "iban"),
+        ("iban GB82WEST12345698765432", "iban"),
+        ("iban FR1420041010050500013M02606", "iban"),
+        ("ssn 123-45-6789", "us_ssn"),
+        ("from 192.168.10.254", "ipv4"),
+        ("from 2001:db8:85a3::8a2e:370:7334", "ipv6"),
+        ("call +44 20 7946 0958", "phone_e164"),
+        ("call (212) 555-0142", "phone_national"),
+        ("call 020 7946 0958", "phone_national"),
+        ("born on 1984-07-02", "date_of_birth"),
+        ("dob: 02/07/1984", "date_of_birth"),
+        ("at 48.85837, 2.29448", "gps"),
+    ],
+)
+def test_each_type_is_detected_and_located(text: str, expected: str) -> None:
+    matches = scan_values([text])
+    assert [kind for *_, kind in matches] == [expected]
+    _, start, end, _ = matches[0]
+    assert text[start - 1] == " "  # the span starts right after the label
+    assert end == len(text)
+
+
+@pytest.mark.parametrize(
+    ("text", "reason"),
+    [
+        ("card 4111 1111 1111 1112", "Luhn checksum fails (last digit changed)"),
+        ("iban DE89 3704 0044 0532 0130 01", "mod-97 fails (last digit changed)"),
+        ("iban DE89 3704 0044 0532 0130", "German IBANs have 22 characters"),
+        ("ssn 666-12-3456", "area 666 is never issued"),
+        ("ssn 123-00-6789", "group 00 is never issued"),
+        ("ip 256.1.1.1", "octet above 255"),
+        ("at 12:30:45", "a clock time is not an IPv6 address"),
+        ("on 2020-02-30", "not a calendar date"),
+        ("meeting on 2021-06-01", "a date without birth context"),
+        ("order 12345678 shipped", "plain order number"),
+        ("version 3.14", "decimal number"),
+        ("at 95.12345, 200.12345", "latitude out of range"),
+        ("price 1,234,567", "thousands separators"),
+    ],
+)
+def test_checksums_and_context_reject_lookalikes(text: str, reason: str) -> None:
+    assert types_in(text) == [], reason
+
+
+def test_positions_not_values_are_reported() -> None:
+    values = ["ok", "write to a@b.org", "ok", "x@y.io and z@w.io", *["ok"] * 10]
+    scan = detect_pii({"note": values})
+    (finding,) = scan.findings
+    assert (finding.column, finding.pii_type, finding.count) == ("note", "email", 2)
+    assert finding.examples == (1, 3)
+    assert finding.rows_scanned == 14
+    assert "a@b.org" not in repr(scan.to_dict())
+    assert "a@b.org" not in scan.to_markdown()
+
+
+def test_rows_with_newlines_and_neighbours_map_to_the_right_row() -> None:
+    values = ["line one\nline two", None, "tail\n123-45-6789", 42, "a@b.co"]
+    rows = [(row, kind) for row, _, _, kind in scan_values(np.array(values, dtype=object))]
+    assert rows == [(2, "us_ssn"), (4, "email")]
+
+
+def test_column_names_are_scored_but_lower_than_values() -> None:
+    scan = detect_pii({"FirstName": ["Ann"], "home_address": ["1 Main St"], "zip": ["94107"]})
+    by_column = {f.column: f for f in scan.findings}
+    assert set(by_column) == {"FirstName", "home_address", "zip"}
+    assert all(f.pii_type == "column_name" for f in scan.findings)
+    assert by_column["zip"].score < 0.5 <= by_column["FirstName"].score
+    assert "name" in by_column["FirstName"].reason
+
+
+def test_numeric_columns_gps_by_name_and_card_numbers_as_integers() -> None:
+    scan = detect_pii(
+        {
+            "latitude": np.array([48.858370, 51.500729, 40.689247]),
+            "pan": np.array([4111111111111111, 5, 7], dtype=np.int64),
+            "age": np.array([30, 40, 50]),
+        }
+    )
+    kinds = {(f.column, f.pii_type) for f in scan.findings}
+    assert ("latitude", "gps") in kinds
+    assert ("pan", "credit_card") in kinds
+    assert not any(column == "age" for column, _ in kinds)
+
+
+def test_sample_scans_evenly_spaced_rows_and_reports_original_positions() -> None:
+    values = ["x"] * 1000
+    values[999] = "mail a@b.org"
+    scan = detect_pii({"note": values}, sample=10)
+    assert scan.rows_scanned == 10
+    assert scan.findings[0].examples == (999,)
+
+
+def test_plain_sequence_is_one_column() -> None:
+    scan = detect_pii(["call +1 212 555 0142"])
+    assert [(f.column, f.pii_type) for f in scan.findings] == [("values", "phone")]
+
+
+def test_redact_replaces_spans_with_typed_placeholders_and_keeps_the_rest() -> None:
+    text = "Hi, I'm at ann@example.org or +44 20 7946 0958; card 4111111111111111."
+    assert redact()([text]).tolist() == ["Hi, I'm at <EMAIL> or <PHONE>; card <CREDIT_CARD>."]
+    only_email = redact(types=["email"])([text]).tolist()[0]
+    assert "<EMAIL>" in only_email
+    assert "+44 20 7946 0958" in only_email
+
+
+def test_redacted_output_holds_no_pii_and_placeholders_are_stable() -> None:
+    texts = ["ip 10.1.2.3 ssn 123-45-6789", "born 1990-01-31", None]
+    once = redact_values(texts)
+    assert scan_values(once) == []
+    assert redact_values(once).tolist() == once.tolist()
+    assert once[2] is None
+    assert set(PII_TYPES.values()) >= {"<IP>", "<SSN>", "<DOB>"}
+
+
+def test_redact_rejects_unknown_types() -> None:
+    with pytest.raises(ValueError, match="types"):
+        redact(types=["passport"])
