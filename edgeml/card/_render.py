@@ -1,0 +1,205 @@
+"""Render a :class:`~edgeml.card.ModelCard` as Markdown or HTML from one outline."""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+from edgeml._display import format_cell, html_table, markdown_table
+
+if TYPE_CHECKING:  # pragma: no cover - types only
+    from edgeml.card._model_card import ModelCard
+
+__all__ = ["card_html", "card_markdown"]
+
+TITLES: Mapping[str, str] = {
+    "data": "Data sheet",
+    "privacy": "Differential privacy",
+    "audit": "Membership-inference audit",
+    "conversion": "Conversion",
+    "evaluation": "Original vs converted model",
+    "drift_baseline": "Drift baseline",
+}
+# Keys shown first, in this order; the others follow in their stored order.
+_FIRST: Mapping[str, tuple[str, ...]] = {
+    "data": (
+        "purpose",
+        "retention_days",
+        "rows_in",
+        "rows_out",
+        "rows_dropped",
+        "columns_kept",
+        "columns_transformed",
+        "columns_pseudonymized",
+        "columns_dropped",
+        "pii_allowed",
+        "pii_findings",
+        "quasi_identifiers",
+        "k_required",
+        "k_achieved",
+    ),
+    "privacy": (
+        "epsilon",
+        "delta",
+        "accountant",
+        "sampling",
+        "noise_multiplier",
+        "sampling_rate",
+        "l2_norm_clip",
+        "steps",
+        "releases",
+    ),
+    "conversion": (
+        "mode",
+        "io",
+        "source",
+        "bytes",
+        "gzip_bytes",
+        "quantized_op_fraction",
+        "float_ops",
+        "flex_ops",
+        "op_counts",
+        "weight_dtypes",
+        "calibration_samples",
+        "weights_sha256",
+    ),
+    "evaluation": ("metric", "reference", "converted", "delta", "agreement"),
+}
+# Keys left out of the tables: shown as text elsewhere, or too detailed for a summary.
+_HIDDEN: Mapping[str, frozenset[str]] = {
+    "privacy": frozenset({"statement"}),
+    "conversion": frozenset({"inputs", "outputs", "tensor_dtypes"}),
+}
+_MAX_ITEMS = 8
+_HISTOGRAM_FORMAT = "edgeml.drift.Histogram"
+
+Block = tuple[str, Any]
+
+
+def _is_scalar(value: object) -> bool:
+    return value is None or isinstance(value, (str, int, float, bool))
+
+
+def _cell(value: Any) -> Any:
+    """Summarize a JSON value for one table cell."""
+    if value is None:
+        return "not set"
+    if _is_scalar(value):
+        return value
+    if isinstance(value, Mapping):
+        if not value:
+            return "none"
+        if len(value) <= _MAX_ITEMS and all(_is_scalar(v) for v in value.values()):
+            return "; ".join(f"{k}: {format_cell(v)}" for k, v in value.items())
+        return f"{len(value)} entries"
+    if isinstance(value, Sequence):
+        if not value:
+            return "none"
+        if all(_is_scalar(v) for v in value):
+            shown = ", ".join(format_cell(v) for v in value[:_MAX_ITEMS])
+            more = len(value) - _MAX_ITEMS
+            return shown + (f", ... (+{more} more)" if more > 0 else "")
+        return f"{len(value)} items"
+    return str(value)
+
+
+def _label(key: str) -> str:
+    return key.replace("_", " ")
+
+
+def _section_rows(name: str, section: Mapping[str, Any]) -> list[list[Any]]:
+    if name == "drift_baseline" and section.get("format") == _HISTOGRAM_FORMAT:
+        return _histogram_rows(section)
+    hidden = _HIDDEN.get(name, frozenset())
+    first = [k for k in _FIRST.get(name, ()) if k in section]
+    rest = [k for k in section if k not in first and k not in hidden]
+    return [[_label(k), _cell(section[k])] for k in first + rest]
+
+
+def _histogram_rows(section: Mapping[str, Any]) -> list[list[Any]]:
+    """Summarize a serialized ``edgeml.drift.Histogram`` (its arrays stay in the JSON)."""
+    names = section.get("names") or []
+    edges = section.get("edges") or [[]]
+    counts = section.get("counts") or [[]]
+    bins = max(len(edges[0]) - 1, 0) if edges else 0
+    reference = sum(counts[0]) if counts and counts[0] else 0
+    return [
+        ["sketch", "histogram (edgeml.drift.Histogram)"],
+        ["features", len(names)],
+        ["feature names", _cell(list(names))],
+        ["bins per feature", bins],
+        ["reference values per feature", reference],
+    ]
+
+
+def outline(card: ModelCard) -> list[Block]:
+    """Return the card as a list of ``(kind, payload)`` blocks to render.
+
+    Kinds: ``"title"``, ``"heading"`` and ``"text"`` carry a str, ``"table"`` a list of
+    ``[field, value]`` rows, ``"bullets"`` a list of str.
+    """
+    title = f"Model card: {card.name}" + (f" {card.version}" if card.version else "")
+    blocks: list[Block] = [("title", title)]
+    if card.description:
+        blocks.append(("text", card.description))
+    facts = [
+        ["owner", card.owner],
+        ["license", card.license],
+        ["created", card.created],
+        ["edgeml version", card.edgeml_version],
+    ]
+    blocks.append(("table", [row for row in facts if row[1] is not None]))
+    if card.intended_use:
+        blocks += [("heading", "Intended use"), ("text", card.intended_use)]
+    if card.limitations:
+        blocks += [("heading", "Limitations"), ("bullets", list(card.limitations))]
+    if card.training_data:
+        blocks += [("heading", "Training data"), ("text", card.training_data)]
+    if card.metrics:
+        blocks += [("heading", "Metrics"), ("table", [[k, v] for k, v in card.metrics.items()])]
+    for name in card.sections:
+        section = getattr(card, name)
+        blocks.append(("heading", TITLES[name]))
+        statement = section.get("statement")
+        if isinstance(statement, str):
+            blocks.append(("text", statement))
+        blocks.append(("table", _section_rows(name, section)))
+    if card.extra:
+        blocks += [("heading", "Other"), ("table", _section_rows("extra", card.extra))]
+    return [block for block in blocks if block != ("table", [])]
+
+
+def card_markdown(card: ModelCard) -> str:
+    """Render :func:`outline` as Markdown."""
+    parts = []
+    for kind, payload in outline(card):
+        if kind == "title":
+            parts.append(f"# {payload}")
+        elif kind == "heading":
+            parts.append(f"## {payload}")
+        elif kind == "text":
+            parts.append(str(payload))
+        elif kind == "bullets":
+            parts.append("\n".join(f"- {item}" for item in payload))
+        else:
+            parts.append(markdown_table(["field", "value"], payload))
+    return "\n\n".join(parts)
+
+
+def card_html(card: ModelCard) -> str:
+    """Render :func:`outline` as an HTML fragment (all text escaped)."""
+    parts = []
+    for kind, payload in outline(card):
+        if kind == "title":
+            parts.append(f"<h3>{html.escape(payload)}</h3>")
+        elif kind == "heading":
+            parts.append(f"<h4>{html.escape(payload)}</h4>")
+        elif kind == "text":
+            parts.append(f"<p>{html.escape(str(payload))}</p>")
+        elif kind == "bullets":
+            items = "".join(f"<li>{html.escape(str(item))}</li>" for item in payload)
+            parts.append(f"<ul>{items}</ul>")
+        else:
+            parts.append(html_table(["field", "value"], payload))
+    return '<div class="edgeml-model-card">' + "".join(parts) + "</div>"
