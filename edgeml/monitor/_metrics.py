@@ -51,7 +51,7 @@ LABEL_DELAY_BUCKETS: tuple[float, ...] = (
 ERROR_KINDS: tuple[str, ...] = ("invalid_input", "too_large", "inference")
 
 #: Values of the ``outcome`` label of ``edgeml_labels_total``.
-LABEL_OUTCOMES: tuple[str, ...] = ("joined", "expired", "evicted", "unknown", "duplicate")
+LABEL_OUTCOMES: tuple[str, ...] = ("joined", "expired", "evicted", "unknown")
 
 #: Values of the ``statistic`` label of the drift gauges.
 DRIFT_STATISTICS: tuple[str, ...] = ("psi", "js", "wasserstein")
