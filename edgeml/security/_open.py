@@ -19,7 +19,13 @@ def _read(source: object, name: str) -> bytes:
     if isinstance(source, (bytes, bytearray, memoryview)):
         return bytes(source)
     if isinstance(source, (str, os.PathLike)):
-        return Path(source).read_bytes()
+        path = Path(source)
+        if not path.is_file():
+            state = "is a directory" if path.is_dir() else "does not exist"
+            raise invalid_argument(
+                "open_model_bytes", name, str(path), f"an existing file (it {state})"
+            )
+        return path.read_bytes()
     raise invalid_argument("open_model_bytes", name, type(source).__name__, "bytes or a file path")
 
 

@@ -79,3 +79,14 @@ def test_signature_path_is_accepted(tmp_path: Path) -> None:
     assert open_model_bytes(b"model", verify_with=PUBLISHER.public_key(), signature=sig) == (
         b"model"
     )
+
+
+def test_missing_files_are_config_errors(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="does not exist"):
+        open_model_bytes(tmp_path / "absent.tflite")
+    with pytest.raises(ConfigError, match="is a directory"):
+        open_model_bytes(tmp_path)
+    with pytest.raises(ConfigError, match="'signature' argument"):
+        open_model_bytes(
+            b"model", verify_with=PUBLISHER.public_key(), signature=tmp_path / "absent.sig"
+        )
