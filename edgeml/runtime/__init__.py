@@ -1,1 +1,34 @@
-"""Run ``.tflite`` models on a device through LiteRT, without TensorFlow."""
+"""Run ``.tflite`` models on a device through LiteRT, without TensorFlow.
+
+:func:`load` returns an :class:`EdgeModel` whose ``predict`` validates inputs, converts
+floats to and from quantized tensors exactly as TFLite does, and takes any batch size.
+Bad or corrupted model bytes raise :class:`~edgeml.errors.ModelFormatError`, and models
+converted by edgeml have their weights checked against the SHA-256 stored inside
+(:class:`~edgeml.errors.IntegrityError`). Importing this package loads neither
+TensorFlow nor LiteRT; :func:`load` imports LiteRT.
+
+Examples
+--------
+>>> import numpy as np
+>>> import edgeml.runtime
+>>> from edgeml.conversion.metadata import _tiny_model_for_examples
+>>> model = edgeml.runtime.load(_tiny_model_for_examples())
+>>> model.predict(np.array([[1.0, 0.0]])).tolist()
+[[0.0, 2.0, 4.0]]
+"""
+
+from edgeml.runtime._benchmark import BenchmarkResult as BenchmarkResult
+from edgeml.runtime._model import EdgeModel as EdgeModel
+from edgeml.runtime._model import load as load
+from edgeml.runtime._specs import Quantization as Quantization
+from edgeml.runtime._specs import Signature as Signature
+from edgeml.runtime._specs import TensorSpec as TensorSpec
+
+__all__ = [
+    "BenchmarkResult",
+    "EdgeModel",
+    "Quantization",
+    "Signature",
+    "TensorSpec",
+    "load",
+]

@@ -1,0 +1,180 @@
+"""``EdgeModel.benchmark``: latency percentiles, throughput and peak memory."""
+
+from __future__ import annotations
+
+import sys
+import time
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from edgeml._display import html_table, markdown_table, to_jsonable
+from edgeml.errors import invalid_argument
+from edgeml.runtime._specs import TensorSpec
+
+if TYPE_CHECKING:  # pragma: no cover
+    from edgeml.runtime._model import EdgeModel
+
+__all__ = ["BenchmarkResult", "peak_rss_mb", "random_inputs", "run_benchmark"]
+
+
+@dataclass(frozen=True)
+class BenchmarkResult:
+    """Timing of ``EdgeModel.predict`` on random inputs.
+
+    Attributes
+    ----------
+    batch_size : int
+        Samples per call.
+    runs, warmup : int
+        Timed and untimed calls.
+    num_threads : int or None
+        Interpreter threads (``None``: the interpreter's default).
+    backend : str
+        ``"litert"`` or ``"tflite"``.
+    p50_ms, p90_ms, p99_ms, mean_ms : float
+        Latency of one call in milliseconds (percentiles by linear interpolation).
+    throughput : float
+        Samples per second over the timed calls.
+    peak_rss_mb : float or None
+        Peak resident memory of the whole process so far, in MiB (``None`` where the
+        platform does not report it).
+    """
+
+    batch_size: int
+    runs: int
+    warmup: int
+    num_threads: int | None
+    backend: str
+    p50_ms: float
+    p90_ms: float
+    p99_ms: float
+    mean_ms: float
+    throughput: float
+    peak_rss_mb: float | None
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return a JSON-safe dict."""
+        return dict(to_jsonable(self.__dict__))
+
+    def _rows(self) -> list[list[Any]]:
+        rss = "n/a" if self.peak_rss_mb is None else f"{self.peak_rss_mb:.1f} MiB"
+        return [
+            ["latency p50", f"{self.p50_ms:.4g} ms"],
+            ["latency p90", f"{self.p90_ms:.4g} ms"],
+            ["latency p99", f"{self.p99_ms:.4g} ms"],
+            ["latency mean", f"{self.mean_ms:.4g} ms"],
+            ["throughput", f"{self.throughput:,.1f} samples/s"],
+            ["peak RSS (process)", rss],
+        ]
+
+    def to_markdown(self) -> str:
+        """Return the numbers as a Markdown table."""
+        return markdown_table(["metric", "value"], self._rows())
+
+    def _repr_html_(self) -> str:
+        caption = (
+            f"batch {self.batch_size}, {self.runs} runs, threads {self.num_threads}, {self.backend}"
+        )
+        return html_table(["metric", "value"], self._rows(), caption=caption)
+
+    def __repr__(self) -> str:
+        return (
+            f"BenchmarkResult(batch_size={self.batch_size}, p50={self.p50_ms:.4g} ms, "
+            f"p99={self.p99_ms:.4g} ms, throughput={self.throughput:,.1f}/s)"
+        )
+
+
+def peak_rss_mb() -> float | None:
+    """Return the process's peak resident set size in MiB, or ``None`` if unknown.
+
+    Examples
+    --------
+    >>> peak = peak_rss_mb()
+    >>> peak is None or peak > 0
+    True
+    """
+    try:
+        import resource
+    except ImportError:  # pragma: no cover - Windows
+        return None
+    peak = float(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
+    # Linux reports KiB, macOS bytes.
+    return peak / (1024 * 1024) if sys.platform == "darwin" else peak / 1024
+
+
+def random_inputs(
+    specs: tuple[TensorSpec, ...], batch_size: int, rng: np.random.Generator
+) -> dict[str, NDArray[Any]]:
+    """Random real-valued inputs that fit ``specs``, with ``batch_size`` samples.
+
+    Quantized inputs get values spread over the range their integers can represent.
+
+    Examples
+    --------
+    >>> from edgeml.runtime._specs import TensorSpec
+    >>> spec = TensorSpec("x", (None, 3), "float32", None, "x:0", 0)
+    >>> random_inputs((spec,), 2, np.random.default_rng(0))["x"].shape
+    (2, 3)
+    """
+    arrays: dict[str, NDArray[Any]] = {}
+    for spec in specs:
+        shape = [batch_size if i == 0 else (d or 1) for i, d in enumerate(spec.shape)]
+        dtype = np.dtype(spec.dtype)
+        q = spec.quantization
+        if q is not None and not q.per_channel:
+            info = np.iinfo(dtype)
+            low = q.scale[0] * (info.min - q.zero_point[0])
+            high = q.scale[0] * (info.max - q.zero_point[0])
+            arrays[spec.name] = rng.uniform(low, high, shape).astype(np.float32)
+        elif dtype.kind == "f" or q is not None:
+            arrays[spec.name] = rng.standard_normal(shape).astype(np.float32)
+        elif dtype.kind == "b":
+            arrays[spec.name] = rng.integers(0, 2, shape).astype(bool)
+        else:
+            arrays[spec.name] = rng.integers(0, 2, shape).astype(dtype)
+    return arrays
+
+
+def run_benchmark(
+    model: EdgeModel,
+    *,
+    batch_size: int,
+    runs: int,
+    warmup: int,
+    num_threads: int | None,
+    seed: int,
+) -> BenchmarkResult:
+    """Time ``model.predict``; see :meth:`EdgeModel.benchmark`."""
+    checks = (("batch_size", batch_size, 1), ("runs", runs, 1), ("warmup", warmup, 0))
+    for name, value, low in checks:
+        if isinstance(value, bool) or not isinstance(value, int) or value < low:
+            raise invalid_argument("benchmark", name, value, f"an integer >= {low}")
+    target = model if num_threads is None else model.clone(num_threads=num_threads)
+    inputs = random_inputs(target.inputs, batch_size, np.random.default_rng(seed))
+    x: Any = inputs if len(inputs) != 1 else next(iter(inputs.values()))
+    predict = target.predict
+    for _ in range(warmup):
+        predict(x)
+    timings = np.empty(runs)
+    clock = time.perf_counter
+    for i in range(runs):
+        start = clock()
+        predict(x)
+        timings[i] = clock() - start
+    p50, p90, p99 = np.percentile(timings, [50, 90, 99]) * 1e3
+    return BenchmarkResult(
+        batch_size=batch_size,
+        runs=runs,
+        warmup=warmup,
+        num_threads=target.num_threads,
+        backend=target.backend,
+        p50_ms=float(p50),
+        p90_ms=float(p90),
+        p99_ms=float(p99),
+        mean_ms=float(timings.mean() * 1e3),
+        throughput=float(batch_size * runs / timings.sum()),
+        peak_rss_mb=peak_rss_mb(),
+    )
