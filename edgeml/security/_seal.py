@@ -281,9 +281,9 @@ def unseal(
             f"given has id {given_id} (or the header's key id was altered). "
             "Fix: pass the key the artifact was sealed with."
         )
-    header, body = content[:_HEADER_SIZE], content[_HEADER_SIZE:]
+    header, body = content[:_HEADER_SIZE], memoryview(content)[_HEADER_SIZE:]  # no copy
     try:
-        plaintext: bytes = AESGCM(material).decrypt(content[20:_HEADER_SIZE], body, header + extra)
+        plaintext: bytes = AESGCM(material).decrypt(header[20:], body, header + extra)
     except InvalidTag:
         sealed_with_extra = bool(content[10] & _FLAG_ASSOCIATED_DATA)
         hint = _associated_data_hint(sealed_with_extra, bool(extra))
