@@ -22,12 +22,12 @@ CARD_FORMAT_VERSION = 1
 
 #: Sections filled from other layers' results: name -> what it holds.
 SECTIONS: Mapping[str, str] = {
-    "data": "data sheet: edgeml.data.minimize's MinimizationReport",
-    "privacy": "differential-privacy guarantee: edgeml.privacy's Guarantee",
-    "audit": "membership-inference audit: edgeml.privacy.audit's AuditResult",
-    "conversion": "conversion report: edgeml.convert(...).report (ConversionReport)",
-    "evaluation": "original vs converted model: edgeml.conversion.compare's Comparison",
-    "drift_baseline": "reference sketch for drift checks: edgeml.drift.Histogram",
+    "data": "data sheet: the MinimizationReport from edgeml.data.minimize",
+    "privacy": "differential-privacy guarantee: the Guarantee from edgeml.privacy",
+    "audit": "membership-inference audit: the AuditResult from edgeml.privacy.audit",
+    "conversion": "conversion report: the ConversionReport from edgeml.convert(...).report",
+    "evaluation": "original vs converted model: the Comparison from edgeml.conversion.compare",
+    "drift_baseline": "reference sketch for drift checks: an edgeml.drift.Histogram",
 }
 _TEXT_FIELDS = ("version", "owner", "description", "intended_use", "license", "training_data")
 
@@ -45,12 +45,13 @@ def _section(value: object, name: str) -> dict[str, Any] | None:
     if value is None:
         return None
     if not (isinstance(value, Mapping) or callable(getattr(value, "to_dict", None))):
+        source = SECTIONS[name].split(": ", 1)[1] if name in SECTIONS else None
         raise invalid_argument(
             "ModelCard",
             name,
             type(value).__name__,
             "a result object with to_dict(), a mapping, or None",
-            fix=f"pass the {SECTIONS.get(name, 'data: a dict').split(': ', 1)[1]}",
+            fix=f"pass {source}" if source else None,
         )
     data = to_jsonable(value)
     if not isinstance(data, dict):
