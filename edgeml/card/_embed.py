@@ -20,14 +20,15 @@ def _content(model: Any, owner: str) -> bytes:
         return bytes(model)
     if isinstance(model, (str, os.PathLike)):
         return Path(model).read_bytes()
-    content = getattr(model, "bytes", None)  # edgeml.conversion.TFLiteModel
-    if isinstance(content, bytes):
-        return content
+    for attribute in ("bytes", "content"):  # TFLiteModel.bytes, EdgeModel.content
+        content = getattr(model, attribute, None)
+        if isinstance(content, bytes):
+            return content
     raise invalid_argument(
         owner,
         "model",
         type(model).__name__,
-        "the bytes of a .tflite model, its path, or a TFLiteModel",
+        "the bytes of a .tflite model, its path, a TFLiteModel or an EdgeModel",
     )
 
 
@@ -90,8 +91,9 @@ def read_card(model: Any) -> ModelCard | None:
 
     Parameters
     ----------
-    model : bytes or str or os.PathLike or TFLiteModel
-        The model's bytes, the path of a ``.tflite`` file, or a converted model.
+    model : bytes or str or os.PathLike or TFLiteModel or EdgeModel
+        The model's bytes, the path of a ``.tflite`` file, a converted model, or a
+        model loaded with ``edgeml.load``.
 
     Returns
     -------

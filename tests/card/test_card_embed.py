@@ -97,6 +97,12 @@ def test_read_card_from_a_path_and_from_a_converted_model(tflite: bytes, tmp_pat
     assert read_card(TFLiteModel(path.read_bytes())) == CARD
 
 
+def test_read_card_from_a_loaded_model(tflite: bytes) -> None:
+    from edgeml.runtime import load
+
+    assert read_card(load(embed_card(tflite, CARD))) == CARD
+
+
 def test_sealed_model_keeps_its_card_inside(tflite: bytes) -> None:
     key = generate_key()
     sealed = seal(embed_card(tflite, CARD), key, associated_data=CARD.hash)
