@@ -23,6 +23,7 @@ __all__ = [
     "ConfigError",
     "DataError",
     "EdgeMLError",
+    "InferenceError",
     "IntegrityError",
     "MissingDependencyError",
     "ModelFormatError",
@@ -109,3 +110,7 @@ def invalid_argument(
     if fix:
         message += f" Fix: {fix.rstrip('.')}."
     return ConfigError(message)
+
+
+class InferenceError(EdgeMLError, RuntimeError):
+    """The interpreter failed while running a model that loaded (e.g. corrupted constants)."""

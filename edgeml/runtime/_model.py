@@ -19,6 +19,7 @@ from edgeml._optional import is_available, require
 from edgeml.errors import (
     ConfigError,
     DataError,
+    InferenceError,
     ModelFormatError,
     UnsupportedModelError,
     invalid_argument,
@@ -193,8 +194,11 @@ class _Plan:
         with lock:
             if x.shape != self.current0:
                 return None
-            wrapper.SetTensor(port.index, x, subgraph)
-            wrapper.Invoke(subgraph)
+            try:
+                wrapper.SetTensor(port.index, x, subgraph)
+                wrapper.Invoke(subgraph)
+            except (ValueError, RuntimeError) as exc:
+                raise _inference_error(exc) from exc
             y: NDArray[Any] = wrapper.GetTensor(self.outputs[0].index, subgraph)
         out_quantizer = self.outputs[0].quantizer
         if raw or out_quantizer is None:
@@ -375,9 +379,12 @@ class _Plan:
         shapes = tuple(a.shape for a in arrays)
         if shapes != self.current:
             self._resize(shapes)
-        for port, array in zip(self.inputs, arrays, strict=True):
-            wrapper.SetTensor(port.index, array, subgraph)
-        wrapper.Invoke(subgraph)
+        try:
+            for port, array in zip(self.inputs, arrays, strict=True):
+                wrapper.SetTensor(port.index, array, subgraph)
+            wrapper.Invoke(subgraph)
+        except (ValueError, RuntimeError) as exc:
+            raise _inference_error(exc) from exc
         return [wrapper.GetTensor(port.index, subgraph) for port in self.outputs]
 
     def _resize(self, shapes: tuple[tuple[int, ...], ...]) -> None:
@@ -409,6 +416,14 @@ class _Plan:
         if output == "dict" or len(results) != 1:
             return {p.name: r for p, r in zip(self.outputs, results, strict=True)}
         return results[0]
+
+
+def _inference_error(exc: Exception) -> InferenceError:
+    return InferenceError(
+        f"The interpreter failed while running the model: {str(exc).strip()}. The model "
+        "loaded but cannot compute on these inputs; a corrupted constant (shape or "
+        "weights) is the usual cause. Fix: re-convert or re-download the model."
+    )
 
 
 def _make_interpreter(content: bytes, num_threads: int | None, backend: str) -> tuple[Any, str]:
