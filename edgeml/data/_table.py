@@ -28,6 +28,7 @@ class Table:
     kind: str
     columns: Mapping[str, np.ndarray]
     n_rows: int
+    names: tuple[str, ...] = ()
     list_columns: frozenset[str] = frozenset()
     pandas_dtypes: Mapping[str, Any] = dataclasses.field(default_factory=dict)
 
@@ -42,8 +43,18 @@ def _is_missing(value: Any) -> bool:
 
 def _normalize_object(values: np.ndarray) -> np.ndarray:
     """Return a fresh object array with every missing marker replaced by ``None``."""
-    items = values.tolist()
-    return _objects([None if _is_missing(v) else v for v in items])
+    try:
+        # Elementwise in C: NaN != NaN, None == None; pandas' NA refuses bool() -> fallback.
+        unequal: Any = values != values
+        missing = np.asarray(unequal | (values == None), dtype=np.bool_)  # noqa: E711
+    except TypeError:
+        return _objects([None if _is_missing(v) else v for v in values.tolist()])
+    out = np.array(values, dtype=object)
+    if missing.any():
+        out[missing] = None
+    if {t.__name__ for t in set(map(type, out.tolist()))} & {"NAType", "NaTType"}:
+        return _objects([None if _is_missing(v) else v for v in out.tolist()])
+    return out
 
 
 def _objects(items: list[Any]) -> np.ndarray:
@@ -86,7 +97,37 @@ def _column_array(name: str, values: Any, owner: str) -> np.ndarray:
     return array.copy()
 
 
-def read_table(table: Any, *, owner: str) -> Table:
+def factorize(values: np.ndarray) -> tuple[np.ndarray, list[Any]]:
+    """Return integer codes and the distinct values (``None`` and NaN are one value each).
+
+    Parameters
+    ----------
+    values : numpy.ndarray
+        A 1-D column.
+
+    Returns
+    -------
+    codes : numpy.ndarray
+        int64 code per row, indexing ``uniques``.
+    uniques : list
+        The distinct values, as Python objects.
+    """
+    if values.dtype.kind in "iufbMm":
+        distinct, inverse = np.unique(values, return_inverse=True)
+        return np.asarray(inverse, dtype=np.int64).reshape(-1), list(distinct.tolist())
+    items = values.tolist()
+    try:
+        uniques = list(dict.fromkeys(items))  # first-seen order, at C speed
+    except TypeError:  # unhashable values (lists): group them by their text
+        texts = [repr(v) for v in items]
+        text_codes, _ = factorize(_objects(texts))
+        return text_codes, [items[int(i)] for i in np.unique(text_codes, return_index=True)[1]]
+    lookup = {value: code for code, value in enumerate(uniques)}
+    codes = np.fromiter(map(lookup.__getitem__, items), dtype=np.int64, count=len(items))
+    return codes, uniques
+
+
+def read_table(table: Any, *, owner: str, only: Sequence[str] | None = None) -> Table:
     """Read ``table`` into a :class:`Table` (copies; the input is never modified).
 
     Parameters
@@ -95,6 +136,8 @@ def read_table(table: Any, *, owner: str) -> Table:
         One of the accepted kinds.
     owner : str
         The public function reading it, for error messages.
+    only : sequence of str, optional
+        Convert only these columns (those present); ``Table.names`` still lists all.
 
     Returns
     -------
@@ -103,7 +146,7 @@ def read_table(table: Any, *, owner: str) -> Table:
     """
     module = type(table).__module__
     if module.startswith("pandas") and type(table).__name__ == "DataFrame":
-        return _read_pandas(table, owner)
+        return _read_pandas(table, owner, only)
     if isinstance(table, np.ndarray):
         if table.dtype.names is None or table.ndim != 1:
             raise DataError(
@@ -111,31 +154,36 @@ def read_table(table: Any, *, owner: str) -> Table:
                 f"got dtype {table.dtype} and shape {table.shape}. Fix: pass a dict of "
                 "column name -> array."
             )
-        columns = {name: _column_array(name, table[name], owner) for name in table.dtype.names}
-        return Table("structured", columns, len(table))
+        names = tuple(table.dtype.names)
+        wanted = [n for n in names if only is None or n in only]
+        columns = {name: _column_array(name, table[name], owner) for name in wanted}
+        return Table("structured", columns, len(table), names)
     if isinstance(table, Mapping):
         columns = {}
         lists = set()
         for name, values in table.items():
             if not isinstance(name, str):
                 raise DataError(f"{owner}: column names must be strings; got {name!r}.")
-            columns[name] = _column_array(name, values, owner)
+            if not isinstance(values, (list, tuple, np.ndarray)):
+                _column_array(name, values, owner)  # raises the usual message
+            if only is None or name in only:
+                columns[name] = _column_array(name, values, owner)
             if isinstance(values, (list, tuple)):
                 lists.add(name)
-        lengths = {name: len(values) for name, values in columns.items()}
+        lengths = {name: len(values) for name, values in table.items()}
         if len(set(lengths.values())) > 1:
             raise DataError(
                 f"{owner}: columns have different lengths {lengths}. Fix: give every "
                 "column one value per row."
             )
         n_rows = next(iter(lengths.values()), 0)
-        return Table("dict", columns, n_rows, frozenset(lists))
+        return Table("dict", columns, n_rows, tuple(table), frozenset(lists))
     if isinstance(table, Sequence) and not isinstance(table, (str, bytes)):
-        return _read_records(table, owner)
+        return _read_records(table, owner, only)
     raise invalid_argument(owner, "table", table, _KINDS)
 
 
-def _read_records(records: Sequence[Any], owner: str) -> Table:
+def _read_records(records: Sequence[Any], owner: str, only: Sequence[str] | None) -> Table:
     names: dict[str, None] = {}
     for position, record in enumerate(records):
         if not isinstance(record, Mapping):
@@ -145,12 +193,14 @@ def _read_records(records: Sequence[Any], owner: str) -> Table:
             )
         names.update(dict.fromkeys(record))
     columns = {
-        name: _column_array(name, [record.get(name) for record in records], owner) for name in names
+        name: _column_array(name, [record.get(name) for record in records], owner)
+        for name in names
+        if only is None or name in only
     }
-    return Table("records", columns, len(records))
+    return Table("records", columns, len(records), tuple(names))
 
 
-def _read_pandas(frame: Any, owner: str) -> Table:
+def _read_pandas(frame: Any, owner: str, only: Sequence[str] | None) -> Table:
     if not frame.columns.is_unique:
         raise DataError(f"{owner}: the DataFrame has duplicate column names. Fix: rename them.")
     columns = {}
@@ -161,6 +211,8 @@ def _read_pandas(frame: Any, owner: str) -> Table:
                 f"{owner}: column names must be strings; got {name!r}. "
                 "Fix: frame.columns = frame.columns.astype(str)."
             )
+        if only is not None and name not in only:
+            continue
         series = frame[name]
         dtypes[name] = series.dtype
         if getattr(series.dtype, "tz", None) is not None:
@@ -169,9 +221,12 @@ def _read_pandas(frame: Any, owner: str) -> Table:
         else:
             values = series.to_numpy(copy=True)
             if values.dtype.kind == "O" or values.dtype.kind in "US":
-                values = _normalize_object(values.astype(object))
+                missing = series.isna().to_numpy()
+                values = np.array(values, dtype=object)
+                if missing.any():
+                    values[missing] = None
         columns[name] = values
-    return Table("pandas", columns, len(frame), pandas_dtypes=dtypes)
+    return Table("pandas", columns, len(frame), tuple(frame.columns), pandas_dtypes=dtypes)
 
 
 def _structured_dtype(name: str, values: np.ndarray) -> Any:

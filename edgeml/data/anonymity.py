@@ -25,6 +25,7 @@ from typing import Any
 import numpy as np
 
 from edgeml._display import html_table, markdown_table
+from edgeml.data._table import factorize
 from edgeml.errors import DataError, invalid_argument
 
 __all__ = [
@@ -34,14 +35,6 @@ __all__ = [
     "k_anonymity",
     "l_diversity",
 ]
-
-
-def _hashable(value: Any) -> Any:
-    if isinstance(value, float) and value != value:  # NaN
-        return None
-    if isinstance(value, np.generic):
-        return value.item()
-    return value
 
 
 def equivalence_classes(
@@ -70,17 +63,7 @@ def equivalence_classes(
     ([0, 0, 1], [2, 1])
     """
     n_rows = len(next(iter(columns.values()))) if columns else 0
-    codes = []
-    for name in quasi_identifiers:
-        values = columns[name]
-        if values.dtype.kind in "iub":
-            _, code = np.unique(values, return_inverse=True)
-        else:
-            lookup: dict[Any, int] = {}
-            items = [_hashable(v) for v in values.tolist()]
-            code = np.fromiter((lookup.setdefault(v, len(lookup)) for v in items), dtype=np.int64,
-                               count=n_rows)  # fmt: skip
-        codes.append(np.asarray(code, dtype=np.int64).reshape(-1))
+    codes = [factorize(columns[name])[0] for name in quasi_identifiers]
     if not codes:
         return np.zeros(n_rows, dtype=np.int64), np.array([n_rows], dtype=np.int64)
     cardinalities = [int(code.max()) + 1 if code.size else 1 for code in codes]
@@ -185,19 +168,20 @@ class DiversityResult:
 def _columns(table: Any, needed: Sequence[str], owner: str) -> Mapping[str, np.ndarray]:
     from edgeml.data._table import read_table
 
-    parsed = read_table(table, owner=owner)
+    parsed = read_table(table, owner=owner, only=needed)
     missing = [c for c in needed if c not in parsed.columns]
     if missing:
         raise DataError(
-            f"{owner}: the table has no column(s) {missing}; it has {sorted(parsed.columns)}."
+            f"{owner}: the table has no column(s) {missing}; it has {sorted(parsed.names)}."
         )
     return parsed.columns
 
 
 def _qi_list(quasi_identifiers: Sequence[str], owner: str) -> tuple[str, ...]:
     if isinstance(quasi_identifiers, str) or not quasi_identifiers:
-        raise invalid_argument(owner, "quasi_identifiers", quasi_identifiers,
-                               "a non-empty list of column names")  # fmt: skip
+        raise invalid_argument(
+            owner, "quasi_identifiers", quasi_identifiers, "a non-empty list of column names"
+        )
     return tuple(quasi_identifiers)
 
 
@@ -262,8 +246,7 @@ def l_diversity(table: Any, quasi_identifiers: Sequence[str], sensitive: str) ->
     if len(columns[sensitive]) == 0:
         return DiversityResult(0, qis, sensitive, 0)
     labels, sizes = equivalence_classes(columns, qis)
-    values = [_hashable(v) for v in columns[sensitive].tolist()]
-    distinct: list[set[Any]] = [set() for _ in range(len(sizes))]
-    for label, value in zip(labels.tolist(), values, strict=True):
-        distinct[label].add(value)
-    return DiversityResult(min(len(s) for s in distinct), qis, sensitive, len(sizes))
+    values, _ = factorize(columns[sensitive])
+    pairs = np.unique(labels * (int(values.max()) + 1) + values)
+    distinct = np.bincount(pairs // (int(values.max()) + 1), minlength=len(sizes))
+    return DiversityResult(int(distinct.min()), qis, sensitive, len(sizes))

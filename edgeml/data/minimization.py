@@ -196,7 +196,7 @@ def _validate_columns(table: Table, policy: Policy) -> None:
     if missing:
         raise DataError(
             f"minimize: the policy names column(s) {missing} that the table does not have "
-            f"(it has {sorted(table.columns)}). Fix: correct the policy or the column names."
+            f"(it has {sorted(table.names)}). Fix: correct the policy or the column names."
         )
     for column, transform in policy.keep.items():
         if transform is not None:
@@ -260,7 +260,7 @@ def minimize(
     if not isinstance(policy, Policy):
         raise invalid_argument("minimize", "policy", policy, "an edgeml.data.Policy")
     raw_key = validate_key(key, owner="minimize") if policy.pseudonymize else None
-    parsed = read_table(table, owner="minimize")
+    parsed = read_table(table, owner="minimize", only=policy.required_columns)
     _validate_columns(parsed, policy)
     columns = parsed.columns
     n_rows = parsed.n_rows
@@ -298,15 +298,21 @@ def minimize(
 
     # PII in columns released as-is: checked before any transform runs.
     findings: list[PIIFinding] = []
+    every_row = bool(keep_rows.all())
     rows = np.flatnonzero(keep_rows)
+
+    def kept(column: str) -> np.ndarray:
+        # read_table already copied the column, so no second copy when no row is dropped
+        return columns[column] if every_row else columns[column][rows]
+
     for column, transform in policy.keep.items():
         if transform is None:
-            findings += _check_pii(column, columns[column][rows], policy, names_count=True)
+            findings += _check_pii(column, kept(column), policy, names_count=True)
 
     # Transform, pseudonymize, then suppress small equivalence classes.
     out: dict[str, np.ndarray] = {}
     for column, transform in policy.keep.items():
-        values = columns[column][rows]
+        values = kept(column)
         if transform is None:
             out[column] = values
         else:
@@ -315,7 +321,7 @@ def minimize(
                 findings += _check_pii(column, out[column], policy, names_count=False)
     for column in policy.pseudonymize:
         assert raw_key is not None
-        out[column] = pseudonymize(columns[column][rows], key=raw_key,
+        out[column] = pseudonymize(kept(column), key=raw_key,
                                    length=policy.pseudonym_length)  # fmt: skip
     k_achieved = None
     if policy.quasi_identifiers:
@@ -325,8 +331,8 @@ def minimize(
             if small.any():
                 dropped["k_anonymity"] = int(small.sum())
                 out = {name: values[~small] for name, values in out.items()}
-                labels, sizes = equivalence_classes(out, policy.quasi_identifiers)
-        k_achieved = int(sizes.min()) if len(labels) else 0
+                labels = labels[~small]
+        k_achieved = int(sizes[labels].min()) if len(labels) else 0
     rows_out = len(next(iter(out.values())))
 
     released = set(policy.released_columns)
@@ -343,7 +349,9 @@ def minimize(
         columns_transformed={c: t.describe() for c, t in policy.keep.items() if t is not None},
         columns_pseudonymized=policy.pseudonymize,
         columns_dropped={
-            c: reasons.get(c, "not declared in the policy") for c in columns if c not in released
+            c: reasons.get(c, "not declared in the policy")
+            for c in parsed.names
+            if c not in released
         },
         pii_findings=tuple(findings),
         pii_allowed=policy.allow_pii,

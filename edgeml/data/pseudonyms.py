@@ -26,12 +26,14 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import math
 import string
 from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 
+from edgeml.data._table import _objects, factorize
 from edgeml.errors import ConfigError, invalid_argument
 
 __all__ = ["MIN_KEY_BYTES", "pseudonymize", "validate_key"]
@@ -101,14 +103,23 @@ def _is_pseudonym(value: str, prefix: str, length: int) -> bool:
     )
 
 
+def _one(value: Any, key: bytes, prefix: str, length: int) -> str | None:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return None
+    text = value if isinstance(value, str) else str(value)
+    if _is_pseudonym(text, prefix, length):
+        return text
+    return prefix + hmac.digest(key, text.encode("utf-8"), hashlib.sha256).hex()[:length]
+
+
 def pseudonymize(
     values: Sequence[Any] | np.ndarray, *, key: bytes | str, length: int = 16
 ) -> np.ndarray:
     """Replace each value by a keyed HMAC-SHA256 pseudonym.
 
     Values are encoded as UTF-8 text (``str(value)`` for non-strings, so ``42`` and
-    ``"42"`` share a pseudonym); ``None`` stays ``None``. Each distinct value is hashed
-    once.
+    ``"42"`` share a pseudonym); missing values (``None``, NaN) stay ``None``. Each
+    distinct value is hashed once.
 
     Parameters
     ----------
@@ -135,23 +146,7 @@ def pseudonymize(
     if isinstance(length, bool) or not isinstance(length, int) or not 8 <= length <= 64:
         raise invalid_argument("pseudonymize", "length", length, "an integer in [8, 64]")
     prefix = _prefix(raw_key)
-    items = values.tolist() if isinstance(values, np.ndarray) else list(values)
-    cache: dict[Any, str | None] = {None: None}
-    out = np.empty(len(items), dtype=object)
-    for position, value in enumerate(items):
-        try:
-            pseudonym = cache[value]
-        except KeyError:
-            text = value if isinstance(value, str) else str(value)
-            if _is_pseudonym(text, prefix, length):
-                pseudonym = text
-            else:
-                digest = hmac.digest(raw_key, text.encode("utf-8"), hashlib.sha256)
-                pseudonym = prefix + digest.hex()[:length]
-            cache[value] = pseudonym
-        except TypeError:  # unhashable value
-            text = str(value)
-            digest = hmac.digest(raw_key, text.encode("utf-8"), hashlib.sha256)
-            pseudonym = prefix + digest.hex()[:length]
-        out[position] = pseudonym
-    return out
+    array = values if isinstance(values, np.ndarray) else _objects(list(values))
+    codes, uniques = factorize(array)
+    pseudonyms = _objects([_one(v, raw_key, prefix, length) for v in uniques])
+    return pseudonyms[codes] if len(codes) else _objects([])

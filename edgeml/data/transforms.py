@@ -104,8 +104,9 @@ def _strings(values: np.ndarray, column: str, what: str) -> list[Any]:
     if values.dtype.kind == "U":
         return [str(v) for v in values.tolist()]
     items = values.tolist() if values.dtype.kind == "O" else None
-    if items is None or any(v is not None and not isinstance(v, str) for v in items):
-        sample = next((v for v in (items or values.tolist()) if not isinstance(v, str)), None)
+    if items is None or not set(map(type, items)) <= {str, type(None)}:
+        candidates = items if items is not None else values.tolist()
+        sample = next((v for v in candidates if v is not None and not isinstance(v, str)), None)
         raise DataError(
             f"column {column!r} holds {type(sample).__name__} values such as {sample!r}; "
             f"{what} works on text. Fix: store the column as strings (e.g. postcodes with "
