@@ -1,10 +1,12 @@
 """Sliding-window drift for a monitor: ring buffers on the hot path, sketches on recompute.
 
-The hot path copies a few numbers per sample into ring buffers (the watched features
-and the predicted label). Every ``recompute_every`` samples the window is binned with
-the reference sketch's fixed edges (:class:`edgeml.drift.Histogram`) and compared with
-the reference with :func:`edgeml.drift.psi`, :func:`~edgeml.drift.js` and
-:func:`~edgeml.drift.wasserstein`, which accept sketches.
+The hot path copies a few numbers per sample into ring buffers: the input's columns
+(narrow inputs), evenly spaced values of each sample (images and wide inputs), and the
+predicted label. Every ``recompute_every`` samples the window becomes the watched
+features, is binned with the reference sketch's fixed edges
+(:class:`edgeml.drift.Histogram`) and compared with the reference by
+:func:`edgeml.drift.psi`, :func:`~edgeml.drift.js` and :func:`~edgeml.drift.wasserstein`,
+which accept sketches.
 """
 
 from __future__ import annotations
@@ -18,12 +20,36 @@ import numpy as np
 
 from edgeml.errors import ConfigError, DataError, invalid_argument
 
-__all__ = ["DriftTracker", "DriftValues", "summary_features"]
+__all__ = ["DriftTracker", "DriftValues", "subsample", "summary_features"]
 
 #: Inputs with at most this many columns are watched column by column.
 MAX_COLUMNS = 64
 #: Values per sample used to estimate the mean and standard deviation of wide inputs.
-SUMMARY_VALUES = 1024
+SUMMARY_VALUES = 256
+
+
+def subsample(x: Any) -> np.ndarray:
+    """Return at most :data:`SUMMARY_VALUES` evenly spaced values of each sample.
+
+    Parameters
+    ----------
+    x : array_like
+        A batch ``(n, ...)``.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``(n, m)``, a strided view of ``x`` when possible (no copy).
+
+    Examples
+    --------
+    >>> subsample(np.zeros((2, 96, 96, 3))).shape
+    (2, 256)
+    """
+    array = np.asarray(x)
+    flat = array.reshape(array.shape[0], -1)
+    stride = max(1, math.ceil(flat.shape[1] / SUMMARY_VALUES))
+    return flat[:, ::stride]
 
 
 def summary_features(x: Any) -> np.ndarray:
@@ -41,43 +67,63 @@ def summary_features(x: Any) -> np.ndarray:
 
     Examples
     --------
-    >>> import numpy as np
     >>> summary_features(np.stack([np.zeros((8, 8, 3)), np.ones((8, 8, 3))])).tolist()
     [[0.0, 0.0], [1.0, 0.0]]
     """
-    array = np.asarray(x)
-    flat = array.reshape(array.shape[0], -1)
-    stride = max(1, math.ceil(flat.shape[1] / SUMMARY_VALUES))
-    values = flat[:, ::stride].astype(np.float64, copy=False)
-    return np.stack([values.mean(axis=1), values.std(axis=1)], axis=1)
+    values = subsample(x).astype(np.float64)
+    count = values.shape[1]
+    mean = values.sum(axis=1) / count
+    # E[v^2] - E[v]^2 in one pass over the values (clipped at 0 against rounding).
+    square = np.einsum("ij,ij->i", values, values) / count
+    return np.stack([mean, np.sqrt(np.maximum(square - mean * mean, 0.0))], axis=1)
+
+
+def _as_2d(values: Any) -> np.ndarray:
+    array = np.asarray(values, dtype=np.float64)
+    if array.ndim == 1:
+        array = array[:, None]
+    if array.ndim != 2:
+        raise ConfigError(f"features(x) must return an (n, k) array; got shape {array.shape}.")
+    return array
 
 
 class _Ring:
-    """The last ``capacity`` rows of a ``(n, width)`` stream."""
+    """The last ``capacity`` samples of a stream: ``width`` values and a label each."""
 
-    def __init__(self, capacity: int, width: int) -> None:
-        self.data = np.empty((capacity, width), dtype=np.float64)
+    def __init__(self, capacity: int, width: int, dtype: Any = np.float64) -> None:
+        self.data = np.empty((capacity, width + 1), dtype=dtype)
         self.position = 0
         self.filled = 0
 
-    def add(self, rows: np.ndarray) -> None:
+    def _write(self, start: int, rows: np.ndarray, labels: np.ndarray) -> None:
+        stop = start + rows.shape[0]
+        self.data[start:stop, :-1] = rows
+        self.data[start:stop, -1] = labels
+
+    def add(self, rows: np.ndarray, labels: np.ndarray) -> None:
         capacity = self.data.shape[0]
-        if rows.shape[0] >= capacity:
-            self.data[:] = rows[-capacity:]
+        n = rows.shape[0]
+        if n >= capacity:
+            self._write(0, rows[-capacity:], labels[-capacity:])
             self.position, self.filled = 0, capacity
             return
-        end = self.position + rows.shape[0]
+        end = self.position + n
         if end <= capacity:
-            self.data[self.position : end] = rows
+            self._write(self.position, rows, labels)
         else:
             first = capacity - self.position
-            self.data[self.position :] = rows[:first]
-            self.data[: end - capacity] = rows[first:]
+            self._write(self.position, rows[:first], labels[:first])
+            self._write(0, rows[first:], labels[first:])
         self.position = end % capacity
-        self.filled = min(capacity, self.filled + rows.shape[0])
+        self.filled = min(capacity, self.filled + n)
 
     def values(self) -> np.ndarray:
-        return self.data[: self.filled]
+        """Gathered values of the samples in the window (ring order; order is irrelevant)."""
+        return self.data[: self.filled, :-1]
+
+    def labels(self) -> np.ndarray:
+        """Predicted labels of the samples in the window, ``(n, 1)``."""
+        return self.data[: self.filled, -1:]
 
 
 @dataclass(frozen=True)
@@ -91,9 +137,11 @@ class DriftValues:
 
 
 class DriftTracker:
-    """Reference sketches plus ring buffers of recent features and predictions.
+    """Reference sketches plus ring buffers of recent inputs and predictions.
 
-    Parameters are those of :class:`~edgeml.monitor.ModelMonitor` of the same names.
+    Parameters are those of :class:`~edgeml.monitor.ModelMonitor` of the same names;
+    ``class_count(outputs)`` gives the number of classes when predictions are class ids
+    (one histogram bin per class), ``None`` for other decisions (quantile bins).
     """
 
     def __init__(
@@ -110,13 +158,18 @@ class DriftTracker:
         class_count: Callable[[np.ndarray], int] | None,
     ) -> None:
         from edgeml import drift
+        from edgeml.monitor._monitor import _primary_output
 
         self._drift = drift
+        if isinstance(bins, bool) or not isinstance(bins, int) or bins < 2:
+            raise invalid_argument("ModelMonitor", "bins", bins, "an integer >= 2")
+        if not (isinstance(psi_threshold, (int, float)) and psi_threshold > 0):
+            raise invalid_argument("ModelMonitor", "psi_threshold", psi_threshold, "a number > 0")
         try:
             ref = np.asarray(reference, dtype=np.float64)
         except (TypeError, ValueError) as exc:
             raise DataError(
-                f"reference must be an array of numbers shaped like the model's input; "
+                "reference must be an array of numbers shaped like the model's input; "
                 f"converting it failed: {exc}. Fix: pass a numpy array (n, ...)."
             ) from None
         if ref.ndim < 1 or ref.shape[0] < 2 * bins:
@@ -128,20 +181,23 @@ class DriftTracker:
             )
         if not np.isfinite(ref).all():
             raise DataError("reference contains NaN or infinite values. Fix: drop those rows.")
-        if isinstance(bins, bool) or not isinstance(bins, int) or bins < 2:
-            raise invalid_argument("ModelMonitor", "bins", bins, "an integer >= 2")
-        if not (isinstance(psi_threshold, (int, float)) and psi_threshold > 0):
-            raise invalid_argument("ModelMonitor", "psi_threshold", psi_threshold, "a number > 0")
-        if features is None:
-            columns = ref.ndim == 2 and ref.shape[1] <= MAX_COLUMNS
-            features = _columns if columns else summary_features
-            default_names = (
-                tuple(f"x{i}" for i in range(ref.shape[1])) if columns else ("mean", "std")
-            )
+
+        # Hot path: gather a few numbers per sample. Recompute: turn the window into the
+        # watched features (only wide inputs need that second step).
+        self._summarize = False
+        self._gather: Callable[[Any], np.ndarray]
+        if features is not None:
+            self._gather = lambda x: _as_2d(features(np.asarray(x)))
+            default_names: tuple[str, ...] = ()
+        elif ref.ndim == 2 and ref.shape[1] <= MAX_COLUMNS:
+            self._gather = np.asarray
+            default_names = tuple(f"x{i}" for i in range(ref.shape[1]))
         else:
-            default_names = ()
-        self._features = features
-        ref_features = self._extract(ref)
+            self._gather = subsample
+            self._summarize = True
+            default_names = ("mean", "std")
+        gathered = self._gather(ref)
+        ref_features = self._finish(gathered)
         width = ref_features.shape[1]
         names = tuple(feature_names) if feature_names is not None else default_names
         if not names:
@@ -156,50 +212,45 @@ class DriftTracker:
         self.feature_names = names
         self.psi_threshold = float(psi_threshold)
         self._decision = decision
-        self._bins = bins
-        self._reference_features = ref_features
-        self._reference_sketch = self._fit(ref_features)
-        from edgeml.monitor._monitor import _primary_output
+        self._reference_sketch = drift.Histogram.fit(ref_features, bins=bins)
 
         ref_outputs = _primary_output(model.predict(ref.astype(np.float32)))
         ref_predicted = np.asarray(decision(ref_outputs), dtype=np.float64).reshape(-1, 1)
-        class_edges = None
         if class_count is not None:
             # One bin per class: edges halfway between consecutive class ids.
-            classes = class_count(ref_outputs)
-            class_edges = np.arange(classes + 1, dtype=np.float64) - 0.5
-        self._prediction_sketch = self._fit(ref_predicted, class_edges)
-        self._features_ring = _Ring(window, width)
-        self._predictions_ring = _Ring(window, 1)
+            edges = np.arange(class_count(ref_outputs) + 1, dtype=np.float64) - 0.5
+            self._prediction_sketch = drift.Histogram.fit(ref_predicted, edges=edges)
+        else:
+            self._prediction_sketch = drift.Histogram.fit(ref_predicted, bins=bins)
+
+        self._gathered_width = gathered.shape[1]
+        ring_dtype = np.float32 if self._summarize else np.float64
+        self._ring = _Ring(window, self._gathered_width, ring_dtype)
         self.last: DriftValues | None = None
 
-    def _extract(self, x: Any) -> np.ndarray:
-        values = np.asarray(self._features(np.asarray(x)), dtype=np.float64)
-        if values.ndim == 1:
-            values = values[:, None]
-        if values.ndim != 2:
-            raise ConfigError(f"features(x) must return an (n, k) array; got shape {values.shape}.")
-        return values
-
-    def _fit(self, columns: np.ndarray, edges: np.ndarray | None = None) -> Any:
-        if edges is not None:
-            return self._drift.Histogram.fit(columns, edges=edges)
-        return self._drift.Histogram.fit(columns, bins=self._bins)
+    def _finish(self, gathered: np.ndarray) -> np.ndarray:
+        if self._summarize:
+            return summary_features(gathered)
+        return np.asarray(gathered, dtype=np.float64)
 
     @property
     def window_samples(self) -> int:
         """Samples currently in the window."""
-        return self._features_ring.filled
+        return self._ring.filled
 
     def add(self, x: Any, outputs: np.ndarray) -> None:
-        """Append a batch's watched features and predicted labels (finite rows only)."""
-        values = self._extract(x)
-        predicted = np.asarray(self._decision(outputs), dtype=np.float64).reshape(-1, 1)
-        finite = np.isfinite(values).all(axis=1) & np.isfinite(predicted[:, 0])
-        if not finite.all():
-            values, predicted = values[finite], predicted[finite]
-        self._features_ring.add(values)
-        self._predictions_ring.add(predicted)
+        """Append a batch's gathered values and predicted labels to the window.
+
+        Non-finite values are kept: the sketches count them apart and never bin them.
+        """
+        gathered = self._gather(x)
+        if gathered.ndim != 2 or gathered.shape[1] != self._gathered_width:
+            raise DataError(
+                f"The batch gives {gathered.shape[1:]} values per sample to watch; the "
+                f"reference gave ({self._gathered_width},). Pass inputs shaped like the "
+                "reference."
+            )
+        self._ring.add(gathered, np.asarray(self._decision(outputs)).reshape(-1))
 
     def _statistics(self, reference: Any, window: np.ndarray) -> list[dict[str, float]]:
         drift = self._drift
@@ -217,16 +268,12 @@ class DriftTracker:
         return per_feature
 
     def compute(self) -> DriftValues:
-        """Compare the window with the reference; returns and remembers the values."""
-        window = self._features_ring.values()
+        """Compare the window with the reference; return and remember the values."""
+        window = self._finish(self._ring.values())
         stats = self._statistics(self._reference_sketch, window)
         input_drift = dict(zip(self.feature_names, stats, strict=True))
-        predictions = self._predictions_ring.values()
+        predictions = np.asarray(self._ring.labels(), dtype=np.float64)
         prediction_drift = self._statistics(self._prediction_sketch, predictions)[0]
         drifted = sum(s["psi"] > self.psi_threshold for s in stats)
         self.last = DriftValues(input_drift, prediction_drift, drifted, window.shape[0])
         return self.last
-
-
-def _columns(x: np.ndarray) -> np.ndarray:
-    return x

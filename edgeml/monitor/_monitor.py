@@ -190,7 +190,7 @@ class ModelMonitor:
         ``features(x) -> (n, k)`` array of the numbers to watch per sample. By default a
         2-D input with at most 64 columns is watched column by column; any other input
         (images, wide vectors) by each sample's mean and standard deviation (estimated on
-        at most 1024 evenly spaced values, so the hot path stays cheap).
+        at most 256 evenly spaced values, so the hot path stays cheap).
     feature_names : sequence of str, optional
         Names of the ``k`` watched features (default ``x0, x1, ...`` or ``mean, std``).
     decision : callable, optional
@@ -246,10 +246,9 @@ class ModelMonitor:
         self.recompute_every = _check_positive_int("recompute_every", every)
         self._decision = decision or _default_decision
         if concept_detector == "ddm":
-            drift = require("edgeml.drift", extra="core", feature="concept drift detection")
-            # edgeml.drift's detectors land in parallel with this layer; until DDM
-            # exists no detector runs (the metric's detector label then says "none").
-            detector: ErrorStreamDetector | None = drift.DDM() if hasattr(drift, "DDM") else None
+            from edgeml.drift import DDM
+
+            detector: ErrorStreamDetector | None = DDM()
         elif isinstance(concept_detector, str):
             raise invalid_argument(
                 "ModelMonitor",

@@ -1,0 +1,224 @@
+"""Cost of monitoring: ModelMonitor.predict vs bare EdgeModel.predict, and /predict req/s.
+
+Goals (issue 8): under 20 us of overhead per call for a tiny model, under 5 % for
+MobileNetV2 (alpha 0.35, 96x96, random weights); HTTP throughput on loopback measured
+with a small, bounded, local load generator against ``edgeml serve``, beside a bare
+FastAPI app that calls the same model without monitoring.
+
+The monitor runs with a reference (so drift windows and recomputations are included)
+at its defaults (window 1000, recompute every 250 samples). Bare and monitored calls
+alternate in rounds; the median round is reported. Prints JSON.
+
+    python benchmarks/monitor.py [--calls 5000] [--rounds 7] [--requests 1000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import io
+import json
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+BARE_APP = """
+import sys, numpy as np, uvicorn
+from fastapi import FastAPI, Request
+import edgeml.runtime
+model = edgeml.runtime.load(sys.argv[1], num_threads=1)
+app = FastAPI()
+@app.post("/predict")
+async def predict(request: Request):
+    body = await request.json()
+    return {"outputs": model.predict(np.asarray(body["inputs"], dtype=np.float32)).tolist()}
+@app.get("/healthz")
+def healthz():
+    return {"status": "ok"}
+uvicorn.run(app, host="127.0.0.1", port=int(sys.argv[2]), log_level="warning", access_log=False)
+"""
+
+
+def build_models(folder: Path) -> dict[str, Path]:
+    import tensorflow as tf
+
+    tf.keras.utils.set_random_seed(0)
+    tiny = tf.keras.Sequential(
+        [
+            tf.keras.Input((4,)),
+            tf.keras.layers.Dense(8, activation="relu"),
+            tf.keras.layers.Dense(3, activation="softmax"),
+        ]
+    )
+    mobilenet = tf.keras.applications.MobileNetV2(
+        input_shape=(96, 96, 3), alpha=0.35, weights=None, classes=10
+    )
+    paths = {}
+    for name, model in (("tiny", tiny), ("mobilenet_v2_035_96", mobilenet)):
+        path = folder / f"{name}.tflite"
+        with contextlib.redirect_stdout(io.StringIO()):  # the converter prints to stdout
+            content = tf.lite.TFLiteConverter.from_keras_model(model).convert()
+        path.write_bytes(content)
+        paths[name] = path
+    return paths
+
+
+def time_calls(fn: Any, inputs: list[np.ndarray]) -> float:
+    start = time.perf_counter()
+    for x in inputs:
+        fn(x)
+    return (time.perf_counter() - start) / len(inputs)
+
+
+def overhead(path: Path, shape: tuple[int, ...], calls: int, rounds: int) -> dict[str, Any]:
+    import prometheus_client
+
+    import edgeml.runtime
+    from edgeml.monitor import ModelMonitor
+
+    rng = np.random.default_rng(0)
+    model = edgeml.runtime.load(path, num_threads=1)
+    reference = rng.normal(size=(1000, *shape)).astype(np.float32)
+    monitor = ModelMonitor(
+        model, reference=reference, registry=prometheus_client.CollectorRegistry()
+    )
+    inputs = [rng.normal(size=(1, *shape)).astype(np.float32) for _ in range(min(calls, 500))]
+    inputs = (inputs * (calls // len(inputs) + 1))[:calls]
+    time_calls(model.predict, inputs[:50])  # warm up both paths
+    time_calls(monitor.predict, inputs[:50])
+    bare, monitored = [], []
+    for _ in range(rounds):
+        bare.append(time_calls(model.predict, inputs))
+        monitored.append(time_calls(monitor.predict, inputs))
+    bare_s, monitored_s = statistics.median(bare), statistics.median(monitored)
+    return {
+        "calls_per_round": calls,
+        "rounds": rounds,
+        "bare_us_per_call": bare_s * 1e6,
+        "monitored_us_per_call": monitored_s * 1e6,
+        "overhead_us_per_call": (monitored_s - bare_s) * 1e6,
+        "overhead_percent": 100.0 * (monitored_s - bare_s) / bare_s,
+        "recomputations": calls * rounds // monitor.recompute_every,
+    }
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _wait_ready(url: str, process: subprocess.Popen[bytes]) -> None:
+    import httpx
+
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"server exited with {process.returncode}")
+        try:
+            if httpx.get(f"{url}/healthz").is_success:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.1)
+    raise RuntimeError("server did not start")
+
+
+def load_test(command: list[str], port: int, requests: int, workers: int) -> dict[str, Any]:
+    """Send ``requests`` POSTs from ``workers`` threads (keep-alive) and time them."""
+    import httpx
+
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        _wait_ready(url, process)
+        body = {"inputs": np.random.default_rng(1).normal(size=(1, 4)).round(4).tolist()}
+        per_worker = requests // workers
+        failures = []
+
+        def work() -> None:
+            with httpx.Client(base_url=url, timeout=30) as client:
+                for _ in range(per_worker):
+                    if client.post("/predict", json=body).status_code != 200:
+                        failures.append(1)
+
+        with httpx.Client(base_url=url) as client:  # warm-up
+            for _ in range(20):
+                client.post("/predict", json=body)
+        threads = [threading.Thread(target=work) for _ in range(workers)]
+        start = time.perf_counter()
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        elapsed = time.perf_counter() - start
+        sent = per_worker * workers
+        return {
+            "requests": sent,
+            "workers": workers,
+            "failures": len(failures),
+            "requests_per_s": sent / elapsed,
+            "mean_ms_per_request": 1000 * elapsed * workers / sent,
+        }
+    finally:
+        process.terminate()
+        process.wait(timeout=20)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--calls", type=int, default=5000)
+    parser.add_argument("--rounds", type=int, default=7)
+    parser.add_argument("--requests", type=int, default=1000)
+    parser.add_argument("--workers", type=int, default=4)
+    args = parser.parse_args()
+    folder = Path(tempfile.mkdtemp(prefix="edgeml-bench-monitor-"))
+    paths = build_models(folder)
+    tiny = overhead(paths["tiny"], (4,), args.calls, args.rounds)
+    mobilenet = overhead(
+        paths["mobilenet_v2_035_96"], (96, 96, 3), max(200, args.calls // 25), args.rounds
+    )
+    serve = [sys.executable, "-m", "edgeml", "serve", str(paths["tiny"])]
+    np.savez(folder / "reference.npz", x=np.random.default_rng(2).normal(size=(1000, 4)))
+    port = _free_port()
+    monitored_http = load_test(
+        [*serve, "--reference", str(folder / "reference.npz"), "--port", str(port),
+         "--log-level", "warning"],
+        port, args.requests, args.workers,
+    )  # fmt: skip
+    port = _free_port()
+    bare_http = load_test(
+        [sys.executable, "-c", BARE_APP, str(paths["tiny"]), str(port)],
+        port, args.requests, args.workers,
+    )  # fmt: skip
+    report = {
+        "benchmark": "monitor",
+        "python": sys.version.split()[0],
+        "cpu_count": os.cpu_count(),
+        "tiny_mlp_4_8_3": tiny,
+        "mobilenet_v2_alpha035_96x96_float": mobilenet,
+        "http_predict_tiny": {
+            "edgeml_serve_with_reference": monitored_http,
+            "bare_fastapi_no_monitoring": bare_http,
+        },
+        "goals": {
+            "tiny_overhead_under_20_us": tiny["overhead_us_per_call"] < 20.0,
+            "mobilenet_overhead_under_5_percent": mobilenet["overhead_percent"] < 5.0,
+        },
+    }
+    print(json.dumps(report, indent=2))
+
+
+if __name__ == "__main__":
+    main()
