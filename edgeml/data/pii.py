@@ -466,28 +466,24 @@ def redact_values(
     return out
 
 
+def _name_hit(name: str) -> tuple[str, str, float] | None:
+    """Return (token, suggested type, score) of the most suspicious token of a column name."""
+    tokens = [t.lower() for t in _NAME_TOKEN.findall(name.replace("-", "_"))]
+    candidates = [*tokens, "".join(tokens), *(a + b for a, b in itertools.pairwise(tokens))]
+    hits = [(t, *_SUSPICIOUS_NAMES[t]) for t in candidates if t in _SUSPICIOUS_NAMES]
+    return max(hits, key=lambda hit: hit[2]) if hits else None
+
+
 def _column_name_type(name: str) -> str | None:
-    best: tuple[str, float] | None = None
-    lowered = name.replace("-", "_")
-    tokens = [t.lower() for t in _NAME_TOKEN.findall(lowered)]
-    candidates = [*tokens, "".join(tokens)]
-    candidates += [a + b for a, b in itertools.pairwise(tokens)]
-    for token in candidates:
-        hit = _SUSPICIOUS_NAMES.get(token)
-        if hit is not None and (best is None or hit[1] > best[1]):
-            best = hit
-    return None if best is None else best[0]
+    hit = _name_hit(name)
+    return None if hit is None else hit[1]
 
 
 def _column_name_finding(name: str, rows: int) -> PIIFinding | None:
-    lowered = name.replace("-", "_")
-    tokens = [t.lower() for t in _NAME_TOKEN.findall(lowered)]
-    candidates = [*tokens, "".join(tokens)]
-    candidates += [a + b for a, b in itertools.pairwise(tokens)]
-    hits = [(token, _SUSPICIOUS_NAMES[token]) for token in candidates if token in _SUSPICIOUS_NAMES]
-    if not hits:
+    hit = _name_hit(name)
+    if hit is None:
         return None
-    token, (suggested, score) = max(hits, key=lambda hit: hit[1][1])
+    token, suggested, score = hit
     reason = f"column name token {token!r} suggests {suggested.replace('_', ' ')}"
     return PIIFinding(name, "column_name", 0, rows, score, reason, ())
 

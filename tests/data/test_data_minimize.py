@@ -324,3 +324,18 @@ def test_report_renders_and_serializes() -> None:
     assert html.startswith("<table>")
     assert "pseudonymized" in html
     assert "rows 6 -> " in repr(report)
+
+
+def test_output_never_shares_memory_with_the_input() -> None:
+    table = {"hr": np.array([60, 70, 80]), "w": np.array([70.5, 80.2, 90.9])}
+    out, _ = minimize(table, Policy(keep={"hr": None, "w": None}))
+    out["hr"][0] = -1
+    assert table["hr"][0] == 60
+    assert not np.shares_memory(out["w"], table["w"])
+
+
+def test_missing_identifiers_stay_missing_when_pseudonymized() -> None:
+    ids = np.array([1.0, np.nan, 1.0])
+    (first, missing, again) = pseudonymize(ids, key=KEY).tolist()
+    assert missing is None
+    assert first == again
