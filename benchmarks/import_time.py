@@ -20,6 +20,7 @@ MODULES = [
     "edgeml.drift",
     "edgeml.privacy.accounting",
     "edgeml.runtime",
+    "edgeml.card",
 ]
 BASELINE = "tensorflow"
 

@@ -25,15 +25,20 @@ __version__ = "0.1.0.dev0"
 logging.getLogger("edgeml").addHandler(logging.NullHandler())
 
 # Subpackages reachable as attributes, imported on first access.
-_SUBMODULES = frozenset({"conversion", "data", "drift", "errors", "monitor", "privacy", "runtime"})
+_SUBMODULES = frozenset(
+    {"card", "conversion", "data", "drift", "errors", "monitor", "privacy", "runtime", "security"}
+)
 
 # Public functions and classes re-exported at the top level: name -> defining module.
 _LAZY_ATTRIBUTES: dict[str, str] = {
+    "convert": "edgeml.conversion",
     "environment": "edgeml._environment",
+    "load": "edgeml.runtime",
 }
 
 if TYPE_CHECKING:  # pragma: no cover - names for type checkers and IDEs only
     from edgeml import (  # noqa: F401
+        card,
         conversion,
         data,
         drift,
@@ -41,8 +46,11 @@ if TYPE_CHECKING:  # pragma: no cover - names for type checkers and IDEs only
         monitor,
         privacy,
         runtime,
+        security,
     )
     from edgeml._environment import environment  # noqa: F401
+    from edgeml.conversion import convert  # noqa: F401
+    from edgeml.runtime import load  # noqa: F401
 
 __all__ = sorted(["__version__", *_SUBMODULES, *_LAZY_ATTRIBUTES])
 

@@ -10,7 +10,21 @@ import pytest
 
 pytestmark = pytest.mark.compat
 
-LIGHT_LAYERS = ["edgeml", "edgeml.data", "edgeml.drift", "edgeml.runtime", "edgeml.errors"]
+# Everything that must work on a device without TensorFlow.
+LIGHT_LAYERS = [
+    "edgeml",
+    "edgeml.data",
+    "edgeml.drift",
+    "edgeml.privacy",
+    "edgeml.privacy.accounting",
+    "edgeml.privacy.mechanisms",
+    "edgeml.runtime",
+    "edgeml.conversion",
+    "edgeml.conversion.metadata",
+    "edgeml.card",
+    "edgeml.security",
+    "edgeml.errors",
+]
 HEAVY = ["tensorflow", "keras", "tf_keras", "tensorflow_model_optimization"]
 
 
