@@ -17,15 +17,27 @@ from edgeml.drift._approx import wasserstein_from_histograms as wasserstein_from
 from edgeml.drift._binned import chi2 as chi2
 from edgeml.drift._binned import js as js
 from edgeml.drift._binned import psi as psi
+from edgeml.drift._detectors import ADWIN as ADWIN
+from edgeml.drift._detectors import DDM as DDM
+from edgeml.drift._detectors import DriftDetector as DriftDetector
+from edgeml.drift._detectors import PageHinkley as PageHinkley
+from edgeml.drift._evaluate import DetectorEvaluation as DetectorEvaluation
+from edgeml.drift._evaluate import evaluate_detector as evaluate_detector
 from edgeml.drift._ks import ks as ks
 from edgeml.drift._result import DriftResult as DriftResult
 from edgeml.drift._sketch import Histogram as Histogram
 from edgeml.drift._wasserstein import wasserstein as wasserstein
 
 __all__ = [
+    "ADWIN",
+    "DDM",
+    "DetectorEvaluation",
+    "DriftDetector",
     "DriftResult",
     "Histogram",
+    "PageHinkley",
     "chi2",
+    "evaluate_detector",
     "js",
     "ks",
     "ks_from_histograms",
