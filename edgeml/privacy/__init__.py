@@ -31,7 +31,6 @@ from edgeml.privacy.accounting import steps_for_epochs as steps_for_epochs
 
 # Names imported on first use: name -> defining module. DP-SGD needs TensorFlow.
 _LAZY_CANDIDATES: dict[str, str] = {
-    "PrivacyBudgetCallback": "edgeml.privacy.dpsgd",
     "PrivacyState": "edgeml.privacy.dpsgd",
     "make_private": "edgeml.privacy.dpsgd",
     "poisson_batches": "edgeml.privacy.dpsgd",

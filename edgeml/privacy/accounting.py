@@ -679,7 +679,9 @@ class Ledger:
                     f"Got event=None, noise_multiplier={noise_multiplier!r}, "
                     f"sampling_rate={sampling_rate!r}, steps={steps!r}."
                 )
-            sigma = _check_positive("Ledger.record", "noise_multiplier", noise_multiplier)
+            sigma = _check_positive(
+                "Ledger.record", "noise_multiplier", noise_multiplier, allow_zero=True
+            )
             rate = _check_rate("Ledger.record", sampling_rate)
             count = _resolve_steps("Ledger.record", steps, None, rate)
             event = dpsgd_event(noise_multiplier=sigma, sampling_rate=rate, steps=count)

@@ -1,0 +1,803 @@
+"""DP-SGD for Keras models: Poisson sampling, per-example clipping, calibrated noise.
+
+:func:`make_private` turns a Keras model (Keras 3, tf-keras, or Keras 2 on TensorFlow
+2.15) into one whose ``fit`` trains with differentially private SGD:
+
+1. every step samples each training example independently with probability
+   ``q = batch_size / num_examples`` (Poisson sampling, what the accounting assumes);
+2. each example's gradient is clipped to L2 norm ``l2_norm_clip`` (fast "ghost norms",
+   see ``edgeml.privacy._ghost``);
+3. the clipped gradients are summed, Gaussian noise ``N(0, sigma^2 C^2)`` is added, and
+   the result is divided by the expected batch size ``q * num_examples``;
+4. the optimizer applies that gradient; a callback stops training before the spent
+   epsilon would exceed the target.
+
+This module needs TensorFlow (``pip install "edgeml[tf]"``).
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import secrets
+import types
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from edgeml._optional import require
+from edgeml.errors import (
+    ConfigError,
+    DataError,
+    PrivacyBudgetExceeded,
+    UnsupportedModelError,
+    invalid_argument,
+)
+from edgeml.privacy import _ghost
+from edgeml.privacy import accounting as _accounting
+from edgeml.privacy._keras import KerasFlavor, flavor_of, per_example_loss
+from edgeml.privacy.accounting import Accountant, Guarantee, Ledger, epsilon
+
+tf = require("tensorflow", extra="tf", feature="DP-SGD (edgeml.privacy.make_private)")
+
+__all__ = [
+    "PrivacyState",
+    "make_private",
+    "poisson_batches",
+    "validate_model",
+]
+
+logger = logging.getLogger("edgeml.privacy")
+
+_SAMPLING_RATE_ATTR = "_edgeml_poisson_sampling_rate"
+
+
+# ----------------------------------------------------------------------------- sampling
+
+
+def poisson_batches(
+    x: Any,
+    y: Any = None,
+    *,
+    sampling_rate: float,
+    seed: int | None = None,
+    sample_weight: Any = None,
+    steps: int | None = None,
+) -> Any:
+    """Batches in which each example appears independently with probability ``sampling_rate``.
+
+    This is the sampling DP-SGD's privacy accounting assumes. Batch sizes vary around
+    ``sampling_rate * len(x)`` (and can be 0); the private training step handles that.
+
+    Parameters
+    ----------
+    x : array-like
+        Features, first axis = examples.
+    y : array-like, optional
+        Labels, same length as ``x``.
+    sampling_rate : float
+        Probability that an example is in a batch, in (0, 1].
+    seed : int, optional
+        Seed for reproducible batches. ``None`` (the default, and what private training
+        should use) draws a fresh seed from the operating system's secure source.
+    sample_weight : array-like, optional
+        Per-example weights, yielded as the third element.
+    steps : int, optional
+        Number of batches; infinite when ``None``.
+
+    Returns
+    -------
+    tf.data.Dataset
+        Yields ``(x_batch, y_batch[, weight_batch])`` or ``x_batch``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> ds = poisson_batches(np.arange(1000.0)[:, None], np.zeros(1000), sampling_rate=0.05,
+    ...                      seed=0, steps=3)
+    >>> sizes = [int(xb.shape[0]) for xb, yb in ds]
+    >>> len(sizes), all(20 <= s <= 80 for s in sizes)
+    (3, True)
+    """
+    owner = "poisson_batches"
+    if (
+        isinstance(sampling_rate, bool)
+        or not isinstance(sampling_rate, (int, float))
+        or not 0 < sampling_rate <= 1
+    ):
+        raise invalid_argument(owner, "sampling_rate", sampling_rate, "a float in (0, 1]")
+    features = np.asarray(x)
+    n = int(features.shape[0]) if features.ndim else 0
+    if n == 0:
+        raise DataError("poisson_batches needs at least one example in x.")
+    parts = [features]
+    for name, extra in (("y", y), ("sample_weight", sample_weight)):
+        if extra is None:
+            continue
+        values = np.asarray(extra)
+        if values.shape[:1] != (n,):
+            raise DataError(
+                f"{owner}: {name} has {values.shape[:1]} rows but x has {n}. Fix: pass "
+                "arrays with one row per example."
+            )
+        parts.append(values)
+    if steps is not None and (isinstance(steps, bool) or not isinstance(steps, int) or steps < 1):
+        raise invalid_argument(owner, "steps", steps, "a positive integer or None")
+    base_seed = secrets.randbits(62) if seed is None else int(seed)
+    tensors = tuple(tf.constant(p) for p in parts)
+    rate = float(sampling_rate)
+
+    def sample(step: Any) -> Any:
+        draws = tf.random.stateless_uniform(
+            [n], seed=tf.stack([tf.constant(base_seed, tf.int64), step]), dtype=tf.float64
+        )
+        chosen = tf.where(draws < rate)[:, 0]
+        batch = tuple(tf.gather(t, chosen) for t in tensors)
+        return batch if len(batch) > 1 else batch[0]
+
+    counter = tf.data.Dataset.range(steps) if steps is not None else tf.data.Dataset.counter()
+    dataset = counter.map(sample, num_parallel_calls=1).prefetch(2)
+    setattr(dataset, _SAMPLING_RATE_ATTR, rate)
+    return dataset
+
+
+# ----------------------------------------------------------------------------- validation
+
+
+def validate_model(model: Any, *, strict: bool = True) -> list[str]:
+    """Check that a Keras model can be trained with DP-SGD.
+
+    Refused: layers that mix examples within a batch (BatchNormalization in training
+    mode), activity regularizers (a penalty on the batch's activations that is not
+    clipped per example), weights that belong to no layer, and models without
+    trainable weights.
+
+    Parameters
+    ----------
+    model : keras.Model
+        A built Keras model.
+    strict : bool, default True
+        Raise on the first call if there are problems; otherwise return them.
+
+    Returns
+    -------
+    list of str
+        One message per problem; empty when the model is fine.
+
+    Raises
+    ------
+    UnsupportedModelError
+        When ``strict`` and there is a problem.
+    """
+    flavor_of(model)
+    problems: list[str] = []
+    layers = list(model._flatten_layers(include_self=False, recursive=True))
+    for layer in layers:
+        names = {cls.__name__ for cls in type(layer).__mro__}
+        if names & {"BatchNormalization", "SyncBatchNormalization"} and layer.trainable:
+            problems.append(
+                f"Layer {layer.name!r} is a BatchNormalization layer in training mode: it "
+                "normalizes each example with statistics of the whole batch, so one "
+                "example's gradient depends on the others and clipping it no longer bounds "
+                "its influence (the privacy guarantee would be void). Use "
+                "LayerNormalization or GroupNormalization instead, or freeze it "
+                "(layer.trainable = False) so it runs in inference mode."
+            )
+        if getattr(layer, "activity_regularizer", None) is not None:
+            problems.append(
+                f"Layer {layer.name!r} has an activity regularizer, a penalty on the "
+                "batch's activations whose gradient is not clipped per example. Remove it "
+                "or use a weight regularizer."
+            )
+    try:
+        _ghost.plan_layers(model)
+    except UnsupportedModelError as exc:
+        problems.append(str(exc))
+    if problems and strict:
+        raise UnsupportedModelError(
+            "The model cannot be trained with DP-SGD:\n- " + "\n- ".join(problems)
+        )
+    return problems
+
+
+# ----------------------------------------------------------------------------- state
+
+
+class PrivacyState:
+    """What a private model has spent and may still spend (``model.privacy``).
+
+    Attributes
+    ----------
+    noise_multiplier, l2_norm_clip, sampling_rate, delta : float
+        The DP-SGD parameters.
+    batch_size, num_examples, steps_per_epoch : int
+        The expected batch size, the training-set size and the steps in one epoch.
+    target_epsilon : float or None
+        The budget; training stops before exceeding it.
+    max_steps : int or None
+        The most steps the budget allows.
+    accountant : str
+        ``"rdp"`` or ``"pld"``.
+    sampling : str
+        ``"poisson"`` or ``"shuffle"``.
+    ledger : Ledger
+        Every finished ``fit`` is recorded here as a release.
+    """
+
+    def __init__(
+        self,
+        *,
+        noise_multiplier: float,
+        l2_norm_clip: float,
+        sampling_rate: float,
+        delta: float,
+        batch_size: int,
+        num_examples: int,
+        steps_per_epoch: int,
+        target_epsilon: float | None,
+        max_steps: int | None,
+        accountant: Accountant,
+        sampling: str,
+        ledger: Ledger,
+        seed: int | None,
+    ) -> None:
+        self.noise_multiplier = noise_multiplier
+        self.l2_norm_clip = l2_norm_clip
+        self.sampling_rate = sampling_rate
+        self.delta = delta
+        self.batch_size = batch_size
+        self.num_examples = num_examples
+        self.steps_per_epoch = steps_per_epoch
+        self.target_epsilon = target_epsilon
+        self.max_steps = max_steps
+        self.accountant = accountant
+        self.sampling = sampling
+        self.ledger = ledger
+        self._seed = seed
+        self._fits = 0
+        self._step_counter = tf.Variable(0, dtype=tf.int64, trainable=False, name="dp_steps")
+        self._generator = (
+            tf.random.Generator.from_non_deterministic_state()
+            if seed is None
+            else tf.random.Generator.from_seed(seed)
+        )
+
+    @property
+    def steps(self) -> int:
+        """DP-SGD steps taken so far."""
+        return int(self._step_counter.numpy())
+
+    @property
+    def remaining_steps(self) -> int | None:
+        """Steps left before the budget is reached, or ``None`` without a budget."""
+        if self.max_steps is None:
+            return None
+        return max(0, self.max_steps - self.steps)
+
+    def spent(self) -> Guarantee:
+        """Return the guarantee of the training done so far.
+
+        Returns
+        -------
+        Guarantee
+            Epsilon is 0 before the first step.
+        """
+        steps = self.steps
+        eps = epsilon(
+            noise_multiplier=self.noise_multiplier,
+            sampling_rate=self.sampling_rate,
+            steps=steps,
+            delta=self.delta,
+            accountant=self.accountant,
+        )
+        return Guarantee(
+            epsilon=eps,
+            delta=self.delta,
+            accountant=self.accountant,
+            sampling=self.sampling,
+            noise_multiplier=self.noise_multiplier,
+            sampling_rate=self.sampling_rate,
+            steps=steps,
+            l2_norm_clip=self.l2_norm_clip,
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return the parameters, the budget and the spent guarantee as JSON-safe data."""
+        return {
+            "noise_multiplier": self.noise_multiplier,
+            "l2_norm_clip": self.l2_norm_clip,
+            "sampling_rate": self.sampling_rate,
+            "delta": self.delta,
+            "batch_size": self.batch_size,
+            "num_examples": self.num_examples,
+            "target_epsilon": self.target_epsilon,
+            "max_steps": self.max_steps,
+            "steps": self.steps,
+            "accountant": self.accountant,
+            "sampling": self.sampling,
+            "spent": self.spent().to_dict(),
+        }
+
+    def __repr__(self) -> str:
+        budget = "none" if self.target_epsilon is None else f"{self.target_epsilon:g}"
+        return (
+            f"PrivacyState(steps={self.steps}, epsilon={self.spent().epsilon:.4g}, "
+            f"budget={budget}, noise_multiplier={self.noise_multiplier:.4g}, "
+            f"l2_norm_clip={self.l2_norm_clip:g})"
+        )
+
+    def _next_seed(self) -> int | None:
+        self._fits += 1
+        return None if self._seed is None else self._seed * 1_000_003 + self._fits
+
+
+def _budget_callback(state: PrivacyState, flavor: KerasFlavor) -> Any:
+    """Build the Keras callback that stops training at the privacy budget.
+
+    ``make_private``'s ``fit`` adds it automatically. After each step it compares the
+    steps taken with the most the budget allows and sets ``model.stop_training``; at the
+    end of ``fit`` it records the run in ``state.ledger`` and logs what was spent.
+
+    Parameters
+    ----------
+    state : PrivacyState
+        The model's privacy state (``model.privacy``).
+    flavor : KerasFlavor
+        The model's Keras (the callback must derive from its ``Callback``).
+
+    Returns
+    -------
+    keras.callbacks.Callback
+    """
+    base = flavor.module.callbacks.Callback
+
+    class _Budget(base):  # type: ignore[misc, valid-type]
+        def on_train_begin(self, logs: Any = None) -> None:
+            self._start = state.steps
+            self._announced = False
+
+        def on_train_batch_end(self, batch: int, logs: Any = None) -> None:
+            if state.max_steps is not None and state.steps >= state.max_steps:
+                self.model.stop_training = True
+                if not self._announced:
+                    self._announced = True
+                    logger.warning(
+                        "Stopping training: %d DP-SGD steps reach the privacy budget "
+                        "(epsilon %.4g at delta %g); another step would exceed it.",
+                        state.steps,
+                        state.target_epsilon,
+                        state.delta,
+                    )
+
+        def on_train_end(self, logs: Any = None) -> None:
+            done = state.steps - self._start
+            if done > 0:
+                state.ledger.record(
+                    name=f"dp-sgd fit {state._fits}",
+                    noise_multiplier=state.noise_multiplier,
+                    sampling_rate=state.sampling_rate,
+                    steps=done,
+                )
+            logger.info("DP-SGD: %s", state.spent().statement())
+
+    return _Budget()
+
+
+# ----------------------------------------------------------------------------- the step
+
+
+def _unpack(data: Any) -> tuple[Any, Any, Any]:
+    if isinstance(data, (list, tuple)):
+        if len(data) == 1:
+            return data[0], None, None
+        if len(data) == 2:
+            return data[0], data[1], None
+        if len(data) == 3:
+            return data[0], data[1], data[2]
+    return data, None, None
+
+
+def _noisy_average(
+    gradients: Sequence[Any],
+    *,
+    l2_norm_clip: float,
+    noise_multiplier: float,
+    expected_batch_size: float,
+    generator: Any,
+) -> list[Any]:
+    """Add ``N(0, (sigma C)^2)`` noise to each summed gradient and divide by the batch."""
+    std = noise_multiplier * l2_norm_clip
+    out = []
+    for grad in gradients:
+        noisy = grad
+        if std > 0:
+            noisy = grad + generator.normal(tf.shape(grad), stddev=std, dtype=grad.dtype)
+        out.append(noisy / expected_batch_size)
+    return out
+
+
+def _make_train_step(
+    model: Any,
+    state: PrivacyState,
+    flavor: KerasFlavor,
+    plans: list[_ghost.LayerPlan],
+    chunk_size: int | None,
+) -> Any:
+    expected_batch = state.sampling_rate * state.num_examples
+
+    def train_step(self: Any, data: Any) -> Any:
+        x, y, sample_weight = _unpack(data)
+        loss_fn = per_example_loss(self, flavor)
+        clipped = _ghost.clipped_gradient_sum(
+            self,
+            plans,
+            flavor,
+            loss_fn,
+            x,
+            y,
+            sample_weight,
+            l2_norm_clip=state.l2_norm_clip,
+            chunk_size=chunk_size,
+        )
+        gradients = _noisy_average(
+            clipped.gradients,
+            l2_norm_clip=state.l2_norm_clip,
+            noise_multiplier=state.noise_multiplier,
+            expected_batch_size=expected_batch,
+            generator=state._generator,
+        )
+        weights = self.trainable_weights
+        regularization = 0.0
+        if self.losses:
+            # Weight penalties do not depend on the data: their gradient needs no noise.
+            with tf.GradientTape() as tape:
+                regularization = tf.add_n(self.losses)
+            extra = tape.gradient(regularization, weights)
+            gradients = [g if e is None else g + e for g, e in zip(gradients, extra, strict=True)]
+        self.optimizer.apply_gradients(zip(gradients, weights, strict=True))
+        state._step_counter.assign_add(1)
+        batch = tf.shape(clipped.losses)[0]
+        mean_loss = tf.reduce_sum(clipped.losses) / tf.cast(
+            tf.maximum(batch, 1), clipped.losses.dtype
+        )
+        mean_loss = mean_loss + tf.cast(regularization, mean_loss.dtype)
+        if flavor.is_keras3:
+            tracker = getattr(self, "_loss_tracker", None)
+            if tracker is not None:
+                tracker.update_state(mean_loss, sample_weight=batch)
+        else:
+            # Keras 2 updates its loss metric inside the compiled loss container.
+            self.compiled_loss(y, clipped.predictions, sample_weight)
+        return self.compute_metrics(x, y, clipped.predictions, sample_weight)
+
+    # Plain Python with no data-dependent control flow: autograph would only wrap errors.
+    step = tf.autograph.experimental.do_not_convert(train_step)
+    return types.MethodType(step, model)
+
+
+# ----------------------------------------------------------------------------- make_private
+
+
+def _check_int(owner: str, name: str, value: object, minimum: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
+        raise invalid_argument(owner, name, value, f"an integer >= {minimum}")
+    return int(value)
+
+
+def _max_steps_within(
+    target: float, sigma: float, rate: float, delta: float, accountant: Accountant, start: int
+) -> int:
+    """Return the largest number of steps whose epsilon is <= ``target`` (0 if none)."""
+
+    def fits(steps: int) -> bool:
+        eps = epsilon(
+            noise_multiplier=sigma,
+            sampling_rate=rate,
+            steps=steps,
+            delta=delta,
+            accountant=accountant,
+        )
+        return eps <= target
+
+    if not fits(1):
+        return 0
+    low = 1
+    high = max(2, start)
+    while fits(high):
+        low, high = high, high * 2
+        if high > 10**9:
+            return low
+    while high - low > 1:
+        middle = (low + high) // 2
+        if fits(middle):
+            low = middle
+        else:
+            high = middle
+    return low
+
+
+def make_private(
+    model: Any,
+    *,
+    l2_norm_clip: float,
+    delta: float,
+    num_examples: int,
+    batch_size: int,
+    target_epsilon: float | None = None,
+    noise_multiplier: float | None = None,
+    epochs: float | None = None,
+    accountant: Accountant = "rdp",
+    sampling: str = "poisson",
+    chunk_size: int | None = None,
+    ledger: Ledger | None = None,
+    seed: int | None = None,
+) -> Any:
+    """Make a Keras model train with DP-SGD; returns the same model, changed in place.
+
+    Give the privacy you promise (``target_epsilon``, ``delta``) and the training plan
+    (``epochs``, ``batch_size``); edgeml picks the smallest noise multiplier that keeps
+    the promise. Or give ``noise_multiplier`` directly (and optionally a
+    ``target_epsilon`` as a budget). Then ``model.compile(...)`` and ``model.fit(x, y,
+    epochs=...)`` as usual: ``fit`` draws Poisson-sampled batches, clips each example's
+    gradient, adds noise, and stops before the budget is exceeded.
+    ``model.privacy`` (a :class:`PrivacyState`) tells what has been spent.
+
+    Parameters
+    ----------
+    model : keras.Model
+        A built Keras 3, tf-keras or Keras 2 model (single loss).
+    l2_norm_clip : float
+        The per-example gradient clip norm ``C``, > 0.
+    delta : float
+        The delta of the guarantee; must be below ``1 / num_examples`` (a larger delta
+        would allow releasing an example outright).
+    num_examples : int
+        Size of the training set.
+    batch_size : int
+        Expected batch size; the sampling rate is ``batch_size / num_examples``.
+    target_epsilon : float, optional
+        The epsilon to stay within. Needs ``epochs`` unless ``noise_multiplier`` is given.
+    noise_multiplier : float, optional
+        Noise standard deviation over ``C``. Calibrated from ``target_epsilon`` when
+        omitted.
+    epochs : float, optional
+        Planned passes over the data (``ceil(num_examples / batch_size)`` steps each).
+    accountant : {"rdp", "pld"}, default "rdp"
+        Accountant for calibration and reporting.
+    sampling : {"poisson", "shuffle"}, default "poisson"
+        ``"shuffle"`` trains on fixed-size shuffled batches instead; the guarantee then
+        says that its accounting assumes Poisson sampling.
+    chunk_size : int, optional
+        Bound the memory of per-example computations by processing this many examples
+        at a time.
+    ledger : Ledger, optional
+        Record each ``fit`` here (e.g. a ledger shared with DP aggregates); a new one
+        with ``budget=target_epsilon`` is made otherwise.
+    seed : int, optional
+        Makes sampling and noise reproducible, for tests only: a known seed lets anyone
+        regenerate the noise. ``None`` uses secure, non-deterministic randomness.
+
+    Returns
+    -------
+    keras.Model
+        ``model``, with a private ``train_step``, a Poisson-sampling ``fit`` and a
+        ``privacy`` attribute.
+
+    Raises
+    ------
+    ConfigError
+        For invalid or inconsistent arguments (see the messages).
+    UnsupportedModelError
+        When the model cannot be trained privately (see :func:`validate_model`).
+    """
+    owner = "make_private"
+    flavor = flavor_of(model)
+    if (
+        isinstance(l2_norm_clip, bool)
+        or not isinstance(l2_norm_clip, (int, float))
+        or not math.isfinite(l2_norm_clip)
+        or l2_norm_clip <= 0
+    ):
+        raise invalid_argument(
+            owner, "l2_norm_clip", l2_norm_clip, "a finite float > 0", fix="try l2_norm_clip=1.0"
+        )
+    num_examples = _check_int(owner, "num_examples", num_examples, 1)
+    batch_size = _check_int(owner, "batch_size", batch_size, 1)
+    if batch_size > num_examples:
+        raise invalid_argument(
+            owner,
+            "batch_size",
+            batch_size,
+            f"at most num_examples ({num_examples})",
+            fix="use a smaller batch_size",
+        )
+    if isinstance(delta, bool) or not isinstance(delta, (int, float)) or not 0 < delta < 1:
+        raise invalid_argument(owner, "delta", delta, "a float in (0, 1)")
+    if delta >= 1.0 / num_examples:
+        raise invalid_argument(
+            owner,
+            "delta",
+            delta,
+            f"below 1 / num_examples = {1.0 / num_examples:.3g}: a delta that large allows "
+            "a mechanism that publishes some example in the clear",
+            fix=f"use delta <= {0.1 / num_examples:.1g}",
+        )
+    if sampling not in ("poisson", "shuffle"):
+        raise invalid_argument(owner, "sampling", sampling, "'poisson' or 'shuffle'")
+    if chunk_size is not None:
+        chunk_size = _check_int(owner, "chunk_size", chunk_size, 1)
+    if target_epsilon is None and noise_multiplier is None:
+        raise ConfigError(
+            "make_private needs target_epsilon (with epochs) or noise_multiplier. Fix: "
+            "e.g. make_private(model, target_epsilon=3.0, epochs=10, ...)."
+        )
+    rate = batch_size / num_examples
+    steps_per_epoch = math.ceil(num_examples / batch_size)
+    planned = None
+    if epochs is not None:
+        if isinstance(epochs, bool) or not isinstance(epochs, (int, float)) or epochs <= 0:
+            raise invalid_argument(owner, "epochs", epochs, "a number > 0")
+        planned = max(1, math.ceil(round(epochs * steps_per_epoch, 9)))
+    max_steps = None
+    if noise_multiplier is None:
+        if planned is None:
+            raise ConfigError(
+                "make_private needs epochs to calibrate the noise for target_epsilon. Fix: "
+                "pass epochs=<planned passes over the data>, or pass noise_multiplier."
+            )
+        assert target_epsilon is not None
+        sigma = _accounting.noise_multiplier(
+            target_epsilon=target_epsilon,
+            delta=delta,
+            sampling_rate=rate,
+            steps=planned,
+            accountant=accountant,
+        )
+        max_steps = planned
+    else:
+        if (
+            isinstance(noise_multiplier, bool)
+            or not isinstance(noise_multiplier, (int, float))
+            or not math.isfinite(noise_multiplier)
+            or noise_multiplier < 0
+        ):
+            raise invalid_argument(owner, "noise_multiplier", noise_multiplier, "a float >= 0")
+        sigma = float(noise_multiplier)
+        if target_epsilon is not None:
+            if sigma == 0:
+                raise ConfigError(
+                    "noise_multiplier=0 gives no privacy, so no target_epsilon can be met."
+                )
+            max_steps = _max_steps_within(
+                float(target_epsilon), sigma, rate, delta, accountant, planned or steps_per_epoch
+            )
+            if max_steps == 0:
+                raise PrivacyBudgetExceeded(
+                    f"Even one step with noise_multiplier={sigma:g} spends more than "
+                    f"target_epsilon={target_epsilon:g}. Fix: raise the noise or the target."
+                )
+    validate_model(model)
+    plans = _ghost.plan_layers(model)
+    if ledger is None:
+        ledger = Ledger(delta=delta, accountant=accountant, budget=target_epsilon)
+    state = PrivacyState(
+        noise_multiplier=float(sigma),
+        l2_norm_clip=float(l2_norm_clip),
+        sampling_rate=rate,
+        delta=float(delta),
+        batch_size=batch_size,
+        num_examples=num_examples,
+        steps_per_epoch=steps_per_epoch,
+        target_epsilon=None if target_epsilon is None else float(target_epsilon),
+        max_steps=max_steps,
+        accountant=accountant,
+        sampling=sampling,
+        ledger=ledger,
+        seed=seed,
+    )
+    model.train_step = _make_train_step(model, state, flavor, plans, chunk_size)
+    model.fit = _make_fit(model, state, flavor)
+    model.privacy = state
+    logger.info(
+        "DP-SGD: noise multiplier %.4g, clip %g, sampling rate %.4g, %s steps planned (%s)",
+        sigma,
+        l2_norm_clip,
+        rate,
+        planned,
+        [f"{p.name}:{p.kind.value}" for p in plans],
+    )
+    return model
+
+
+def _make_fit(model: Any, state: PrivacyState, flavor: KerasFlavor) -> Any:
+    original_fit = model.fit
+
+    def fit(
+        x: Any = None,
+        y: Any = None,
+        batch_size: int | None = None,
+        epochs: int = 1,
+        *,
+        callbacks: Sequence[Any] | None = None,
+        sample_weight: Any = None,
+        steps_per_epoch: int | None = None,
+        **kwargs: Any,
+    ) -> Any:
+        """Train with DP-SGD (Poisson-sampled batches unless ``sampling='shuffle'``)."""
+        if state.max_steps is not None and state.steps >= state.max_steps:
+            raise PrivacyBudgetExceeded(
+                f"The privacy budget is spent: {state.steps} steps reach epsilon "
+                f"{state.spent().epsilon:.4g} of the target {state.target_epsilon:g}. "
+                "Training more would break the promise."
+            )
+        per_example_loss(model, flavor)  # refuse batch-reduced Loss objects before tracing
+        if batch_size is not None and batch_size != state.batch_size:
+            raise invalid_argument(
+                "fit",
+                "batch_size",
+                batch_size,
+                f"None or the batch_size given to make_private ({state.batch_size})",
+                fix="leave it out",
+            )
+        if isinstance(x, tf.data.Dataset):
+            rate = getattr(x, _SAMPLING_RATE_ATTR, None)
+            if rate is None and state.sampling != "shuffle":
+                raise ConfigError(
+                    "fit got a tf.data.Dataset that is not Poisson-sampled, but the privacy "
+                    "accounting assumes Poisson sampling. Fix: pass arrays (fit samples "
+                    "them itself), or edgeml.privacy.poisson_batches(x, y, sampling_rate="
+                    f"{state.sampling_rate:.6g}), or make_private(..., sampling='shuffle') "
+                    "to knowingly train on shuffled batches."
+                )
+            if rate is not None and not math.isclose(rate, state.sampling_rate):
+                raise ConfigError(
+                    f"The dataset is Poisson-sampled at rate {rate:g}, but make_private was "
+                    f"set up for {state.sampling_rate:g} (batch_size / num_examples)."
+                )
+            if rate is not None:
+                steps_per_epoch = steps_per_epoch or state.steps_per_epoch
+                kwargs["shuffle"] = False
+        elif x is not None:
+            n = len(x)
+            if y is not None and n:
+                # Fail here, in plain Python, rather than deep inside a traced step.
+                _ghost.per_example_values(per_example_loss(model, flavor)(y[:2], model(x[:2])))
+            if n != state.num_examples:
+                raise DataError(
+                    f"fit got {n} examples but make_private was told num_examples="
+                    f"{state.num_examples}; the accounting would be wrong. Fix: pass the "
+                    "same training set."
+                )
+            if y is None:
+                raise DataError("fit needs labels y with the examples x.")
+            if state.sampling == "poisson":
+                x = poisson_batches(
+                    x,
+                    y,
+                    sampling_rate=state.sampling_rate,
+                    seed=state._next_seed(),
+                    sample_weight=sample_weight,
+                )
+                y = sample_weight = None
+                steps_per_epoch = steps_per_epoch or state.steps_per_epoch
+                kwargs["shuffle"] = False  # the batches are already random
+            else:
+                batch_size = state.batch_size
+        if flavor.is_keras3 and getattr(model, "jit_compile", False):
+            # Poisson batches vary in size; XLA would recompile the step for each size.
+            model.jit_compile = False
+            model.train_function = None
+        budget = _budget_callback(state, flavor)
+        return original_fit(
+            x,
+            y,
+            batch_size=batch_size,
+            epochs=epochs,
+            callbacks=[*(callbacks or []), budget],
+            sample_weight=sample_weight,
+            steps_per_epoch=steps_per_epoch,
+            **kwargs,
+        )
+
+    return fit
