@@ -108,6 +108,8 @@ _PHONE_NATIONAL = (
     re.compile(r"(?:1[ .-]?)?(?:\(\d{3}\)[ ]?|\d{3}[ .-])\d{3}[ .-]\d{4}"),
     # Trunk-prefix national numbers: 020 7946 0958, 07700 900123, 030/1234567, 06-12345678
     re.compile(r"0\d{1,4}(?:[ /-]|\)[ ]?)?\d{2,4}(?:[ -]?\d{2,5}){0,2}"),
+    # France and others written in pairs: 01 23 45 67 89, 06.12.34.56.78
+    re.compile(r"0[1-9](?:[ .-]?\d{2}){4}"),
 )
 _CARD_SHAPE = re.compile(r"\d{4}(?:[ -]?\d{2,6}){2,4}")
 _BIRTH_CONTEXT = re.compile(r"(?:born|birth|dob|d\.o\.b|geb|née|nee)\W{0,3}(?:on|:)?\W{0,3}$", re.I)
@@ -305,12 +307,9 @@ def _date_ok(text: str) -> bool:
 
 def _classify_number(text: str) -> str | None:
     digits = "".join(c for c in text if c.isdigit())
-    if 13 <= len(digits) <= 19 and "(" not in text and "+" not in text:
-        compact = text.replace(" ", "").replace("-", "")
-        if compact.isdigit() and _CARD_SHAPE.fullmatch(text) and _luhn_ok(digits):
-            return "credit_card"
-        if compact.isdigit() and len(compact) == len(text) and _luhn_ok(digits):
-            return "credit_card"
+    card_shaped = 13 <= len(digits) <= 19 and (text.isdigit() or _CARD_SHAPE.fullmatch(text))
+    if card_shaped and _luhn_ok(digits):
+        return "credit_card"
     if text.startswith("+"):
         return "phone_e164" if 8 <= len(digits) <= 15 and _PHONE_E164.fullmatch(text) else None
     if 7 <= len(digits) <= 12 and any(p.fullmatch(text) for p in _PHONE_NATIONAL):

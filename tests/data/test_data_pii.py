@@ -38,6 +38,7 @@ def types_in(text: str) -> list[str]:
         ("call +44 20 7946 0958", "phone_e164"),
         ("call (212) 555-0142", "phone_national"),
         ("call 020 7946 0958", "phone_national"),
+        ("appelez 01 23 45 67 89", "phone_national"),
         ("born on 1984-07-02", "date_of_birth"),
         ("dob: 02/07/1984", "date_of_birth"),
         ("at 48.85837, 2.29448", "gps"),

@@ -65,7 +65,7 @@ def ssns(draw: st.DrawFn) -> str:
 
 @st.composite
 def phones(draw: st.DrawFn) -> str:
-    layout = draw(st.sampled_from(["e164", "us_paren", "us_dash", "uk"]))
+    layout = draw(st.sampled_from(["e164", "us_paren", "us_dash", "uk", "fr"]))
     if layout == "e164":
         country = draw(st.sampled_from(["1", "33", "44", "49", "353"]))
         return f"+{country} {draw(digits(3))} {draw(digits(3))} {draw(digits(4))}"
@@ -74,6 +74,9 @@ def phones(draw: st.DrawFn) -> str:
         return f"({area}) {draw(digits(3))}-{draw(digits(4))}"
     if layout == "us_dash":
         return f"{area}-{draw(digits(3))}-{draw(digits(4))}"
+    if layout == "fr":
+        pairs = " ".join(draw(digits(2)) for _ in range(4))
+        return f"0{draw(st.integers(1, 9))} {pairs}"
     return f"0{draw(digits(2))} {draw(digits(4))} {draw(digits(4))}"
 
 

@@ -7,8 +7,10 @@ each case); calendar facts (2024-03-14 was a Thursday) come from the Python cale
 from __future__ import annotations
 
 import contextlib
+import copy
 import datetime as dt
 import json
+import pickle
 
 import numpy as np
 import pytest
@@ -237,3 +239,19 @@ def test_from_dict_rejects_unknown_fields_and_schemas() -> None:
         Policy.from_dict({"schema": "other/9", "keep": {"a": None}})
     with pytest.raises(ConfigError, match="invalid JSON"):
         Policy.from_json("{not json")
+
+
+@pytest.mark.parametrize("transform", ALL_TRANSFORMS, ids=lambda t: t.describe())
+def test_transform_contract_repr_pickle_hash(transform: Transform) -> None:
+    # one contract for every transform (as river checks every detector)
+    assert len(repr(transform)) < 200
+    assert pickle.loads(pickle.dumps(transform)) == transform
+    assert hash(transform) == hash(transform_from_dict(transform.to_dict()))
+    assert transform.describe()
+
+
+def test_policy_pickles_and_copies() -> None:
+    policy = full_policy()
+    assert pickle.loads(pickle.dumps(policy)) == policy
+    assert copy.deepcopy(policy) == policy
+    assert "Policy(keep=['age', 'zip', 'hr']" in repr(policy)
