@@ -27,7 +27,11 @@ from edgeml.errors import EdgeMLError
 __all__ = ["SUBCOMMANDS", "build_parser", "main"]
 
 #: Subcommand name -> module that defines ``add_parser``.
-SUBCOMMANDS: dict[str, str] = {"serve": "edgeml.monitor._cli"}
+SUBCOMMANDS: dict[str, str] = {
+    "bench": "edgeml.runtime._cli_bench",
+    "inspect": "edgeml.runtime._cli_inspect",
+    "serve": "edgeml.monitor._cli",
+}
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -18,6 +18,8 @@ Examples
 """
 
 from edgeml.runtime._benchmark import BenchmarkResult as BenchmarkResult
+from edgeml.runtime._inspect import ModelInfo as ModelInfo
+from edgeml.runtime._inspect import inspect_model as inspect_model
 from edgeml.runtime._model import EdgeModel as EdgeModel
 from edgeml.runtime._model import load as load
 from edgeml.runtime._specs import Quantization as Quantization
@@ -27,8 +29,10 @@ from edgeml.runtime._specs import TensorSpec as TensorSpec
 __all__ = [
     "BenchmarkResult",
     "EdgeModel",
+    "ModelInfo",
     "Quantization",
     "Signature",
     "TensorSpec",
+    "inspect_model",
     "load",
 ]

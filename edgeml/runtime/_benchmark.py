@@ -62,10 +62,10 @@ class BenchmarkResult:
     def _rows(self) -> list[list[Any]]:
         rss = "n/a" if self.peak_rss_mb is None else f"{self.peak_rss_mb:.1f} MiB"
         return [
-            ["latency p50", f"{self.p50_ms:.4g} ms"],
-            ["latency p90", f"{self.p90_ms:.4g} ms"],
-            ["latency p99", f"{self.p99_ms:.4g} ms"],
-            ["latency mean", f"{self.mean_ms:.4g} ms"],
+            ["latency p50", _duration(self.p50_ms)],
+            ["latency p90", _duration(self.p90_ms)],
+            ["latency p99", _duration(self.p99_ms)],
+            ["latency mean", _duration(self.mean_ms)],
             ["throughput", f"{self.throughput:,.1f} samples/s"],
             ["peak RSS (process)", rss],
         ]
@@ -85,6 +85,12 @@ class BenchmarkResult:
             f"BenchmarkResult(batch_size={self.batch_size}, p50={self.p50_ms:.4g} ms, "
             f"p99={self.p99_ms:.4g} ms, throughput={self.throughput:,.1f}/s)"
         )
+
+
+def _duration(milliseconds: float) -> str:
+    if milliseconds < 1:
+        return f"{milliseconds * 1e3:.4g} us"
+    return f"{milliseconds:.4g} ms"
 
 
 def peak_rss_mb() -> float | None:

@@ -1,0 +1,57 @@
+"""``edgeml inspect``: describe a ``.tflite`` model (no TensorFlow needed).
+
+Examples
+--------
+>>> import argparse
+>>> parser = argparse.ArgumentParser(prog="edgeml")
+>>> _ = add_parser(parser.add_subparsers())
+>>> parser.parse_args(["inspect", "model.tflite", "--json"]).json
+True
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from typing import Any
+
+__all__ = ["add_parser"]
+
+
+def _run(args: argparse.Namespace) -> int:
+    from edgeml.runtime._inspect import inspect_model
+
+    info = inspect_model(args.model)
+    if args.json:
+        print(json.dumps(info.to_dict(), indent=2))
+    else:
+        print(info.to_text())
+    return 0 if info.integrity.ok else 1
+
+
+def add_parser(subparsers: Any) -> argparse.ArgumentParser:
+    """Register ``edgeml inspect`` on an ``argparse`` sub-parser collection.
+
+    Parameters
+    ----------
+    subparsers : argparse._SubParsersAction
+        What ``ArgumentParser.add_subparsers()`` returned.
+
+    Returns
+    -------
+    argparse.ArgumentParser
+        The ``inspect`` parser.
+    """
+    parser: argparse.ArgumentParser = subparsers.add_parser(
+        "inspect",
+        help="describe a .tflite model: inputs, outputs, ops, size, metadata, integrity",
+        description=(
+            "Describe a .tflite model without running it: inputs and outputs per signature "
+            "with quantization, op counts, tensor types, size, embedded metadata, and whether "
+            "the weights match the hash stored at conversion. Exits 1 when they do not."
+        ),
+    )
+    parser.add_argument("model", help="path of the .tflite model")
+    parser.add_argument("--json", action="store_true", help="print JSON instead of text")
+    parser.set_defaults(func=_run)
+    return parser
