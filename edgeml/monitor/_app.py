@@ -51,6 +51,9 @@ __all__ = ["create_app"]
 logger = logging.getLogger("edgeml.monitor")
 
 _NPY_TYPES = ("application/x-npy", "application/octet-stream", "application/npy")
+# Batches up to this many input values run in the event loop (a thread hop costs more
+# than a tiny model); larger ones run in a worker thread so /metrics stays responsive.
+_INLINE_ELEMENTS = 16384
 
 
 class _ClientError(Exception):
@@ -160,6 +163,12 @@ def _matches(got: tuple[int, ...], expected: tuple[int | None, ...]) -> bool:
     return len(got) == len(expected) and all(
         e is None or e == g for g, e in zip(got, expected, strict=True)
     )
+
+
+def _jsonable_outputs(outputs: Any) -> Any:
+    if isinstance(outputs, np.ndarray) and np.isfinite(outputs).all():
+        return outputs.tolist()  # fast path; to_jsonable also maps NaN to None
+    return to_jsonable(outputs)
 
 
 def _card(model: Any) -> dict[str, Any]:
@@ -320,11 +329,14 @@ def create_app(
                 monitor.record_error(exc.kind)
             raise
         try:
-            outputs = await run_in_threadpool(monitor.predict, batch, ids=ids)
+            if batch.size <= _INLINE_ELEMENTS:
+                outputs = monitor.predict(batch, ids=ids)
+            else:
+                outputs = await run_in_threadpool(monitor.predict, batch, ids=ids)
         except (EdgeMLError, ValueError, TypeError) as exc:
             # The monitor counted it; the model refused the input (shape, dtype...).
             raise _ClientError(422, f"The model rejected the input: {exc}", kind=None) from None
-        return JSONResponse({"outputs": to_jsonable(np.asarray(outputs))})
+        return JSONResponse({"outputs": _jsonable_outputs(outputs)})
 
     @app.post("/labels")
     async def labels(request: Request) -> Any:

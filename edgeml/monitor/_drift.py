@@ -224,8 +224,11 @@ class DriftTracker:
             self._prediction_sketch = drift.Histogram.fit(ref_predicted, bins=bins)
 
         self._gathered_width = gathered.shape[1]
-        ring_dtype = np.float32 if self._summarize else np.float64
-        self._ring = _Ring(window, self._gathered_width, ring_dtype)
+        self._ring_dtype = np.float32 if self._summarize else np.float64
+        self._ring = _Ring(window, self._gathered_width, self._ring_dtype)
+        # Batches since the last recomputation, copied (callers may reuse their buffers)
+        # and moved into the ring in one go when the gauges are recomputed.
+        self._staged: list[tuple[np.ndarray, np.ndarray]] = []
         self.last: DriftValues | None = None
 
     def _finish(self, gathered: np.ndarray) -> np.ndarray:
@@ -235,11 +238,12 @@ class DriftTracker:
 
     @property
     def window_samples(self) -> int:
-        """Samples currently in the window."""
-        return self._ring.filled
+        """Samples in the window, counting those not yet moved into the ring."""
+        staged = sum(int(rows.shape[0]) for rows, _ in self._staged)
+        return min(int(self._ring.data.shape[0]), self._ring.filled + staged)
 
     def add(self, x: Any, outputs: np.ndarray) -> None:
-        """Append a batch's gathered values and predicted labels to the window.
+        """Stage a batch's gathered values and outputs for the next recomputation.
 
         Non-finite values are kept: the sketches count them apart and never bin them.
         """
@@ -250,7 +254,15 @@ class DriftTracker:
                 f"reference gave ({self._gathered_width},). Pass inputs shaped like the "
                 "reference."
             )
-        self._ring.add(gathered, np.asarray(self._decision(outputs)).reshape(-1))
+        self._staged.append((np.array(gathered, dtype=self._ring_dtype), np.array(outputs)))
+
+    def _flush(self) -> None:
+        if not self._staged:
+            return
+        rows = np.concatenate([rows for rows, _ in self._staged])
+        outputs = np.concatenate([out for _, out in self._staged])
+        self._staged.clear()
+        self._ring.add(rows, np.asarray(self._decision(outputs)).reshape(-1))
 
     def _statistics(self, reference: Any, window: np.ndarray) -> list[dict[str, float]]:
         drift = self._drift
@@ -269,6 +281,7 @@ class DriftTracker:
 
     def compute(self) -> DriftValues:
         """Compare the window with the reference; return and remember the values."""
+        self._flush()
         window = self._finish(self._ring.values())
         stats = self._statistics(self._reference_sketch, window)
         input_drift = dict(zip(self.feature_names, stats, strict=True))

@@ -123,9 +123,9 @@ class MonitorSnapshot:
 
 def _default_decision(outputs: np.ndarray) -> np.ndarray:
     """Predicted class per row: argmax of several outputs, ``score >= 0.5`` of one."""
-    flat = outputs.reshape(outputs.shape[0], -1)
+    flat = outputs if outputs.ndim == 2 else outputs.reshape(outputs.shape[0], -1)
     if flat.shape[1] > 1:
-        classes: np.ndarray = np.argmax(flat, axis=1)
+        classes: np.ndarray = flat.argmax(axis=1)
         return classes
     return (flat[:, 0] >= 0.5).astype(np.int64)
 
