@@ -77,7 +77,8 @@ def make_frame(rows: int) -> Any:
             "address": "1 Main Street",
             "age": rng.integers(0, 100, rows),
             "income": rng.gamma(2.0, 20_000.0, rows).clip(0, 999_999),
-            "zip": np.char.zfill(rng.integers(0, 1000, rows).astype(str), 3).astype(object)
+            # zip3 areas are skewed (a few cities, a long tail), so k=5 suppresses some rows
+            "zip": np.char.zfill((rng.zipf(1.3, rows) % 1000).astype(str), 3).astype(object)
             + np.char.zfill(rng.integers(0, 100, rows).astype(str), 2).astype(object),
             "note": notes,
             "heart_rate": rng.integers(45, 180, rows),
@@ -198,15 +199,15 @@ def pii_scan(rows: int) -> dict[str, Any]:
     ours = time.perf_counter() - start
     sample = notes[: min(rows, 200_000)]
     start = time.perf_counter()
-    naive_candidates = sum(1 for text in sample for _ in _CANDIDATES.finditer(text))
+    sum(1 for text in sample for _ in _CANDIDATES.finditer(text))
     naive = time.perf_counter() - start
     return {
         "strings": rows,
         "mean_length": round(float(np.mean([len(t) for t in notes[:10000]])), 1),
         "matches": len(found),
         "strings_per_s": round(rows / ours),
-        "per_string_loop_strings_per_s": round(len(sample) / naive),
-        "per_string_loop_candidates": naive_candidates,
+        "per_string_loop_strings_per_s_on_sample": round(len(sample) / naive),
+        "per_string_loop_sample": len(sample),
     }
 
 
