@@ -23,26 +23,49 @@ if TYPE_CHECKING:  # pragma: no cover - names for type checkers and IDEs only
     from edgeml.conversion.evaluation import Comparison, compare
     from edgeml.conversion.metadata import read_metadata
     from edgeml.conversion.model import TFLiteModel
+    from edgeml.conversion.optimize import (
+        LayerIssue,
+        check_optimizable,
+        cluster,
+        prune,
+        pruning_callbacks,
+        quantize_aware,
+        strip,
+    )
     from edgeml.conversion.report import ConversionReport, TensorInfo
 
 _LAZY: dict[str, str] = {
     "Comparison": "edgeml.conversion.evaluation",
     "ConversionReport": "edgeml.conversion.report",
+    "LayerIssue": "edgeml.conversion.optimize",
     "TFLiteModel": "edgeml.conversion.model",
     "TensorInfo": "edgeml.conversion.report",
+    "check_optimizable": "edgeml.conversion.optimize",
+    "cluster": "edgeml.conversion.optimize",
     "compare": "edgeml.conversion.evaluation",
     "convert": "edgeml.conversion.converter",
+    "prune": "edgeml.conversion.optimize",
+    "pruning_callbacks": "edgeml.conversion.optimize",
+    "quantize_aware": "edgeml.conversion.optimize",
     "read_metadata": "edgeml.conversion.metadata",
+    "strip": "edgeml.conversion.optimize",
 }
 
 __all__ = [
     "Comparison",
     "ConversionReport",
+    "LayerIssue",
     "TFLiteModel",
     "TensorInfo",
+    "check_optimizable",
+    "cluster",
     "compare",
     "convert",
+    "prune",
+    "pruning_callbacks",
+    "quantize_aware",
     "read_metadata",
+    "strip",
 ]
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 import threading
+import warnings
 from types import ModuleType
 
 from edgeml._optional import require
@@ -43,9 +44,11 @@ def tfmot() -> ModuleType:
         before = os.environ.get(_ENV_VAR)
         try:
             require("tf_keras", extra="tf", feature="Model optimization")
-            return require(
-                "tensorflow_model_optimization", extra="tf", feature="Model optimization"
-            )
+            with warnings.catch_warnings():  # tfmot's own distutils deprecation notice
+                warnings.simplefilter("ignore", DeprecationWarning)
+                return require(
+                    "tensorflow_model_optimization", extra="tf", feature="Model optimization"
+                )
         finally:
             if before is None:
                 os.environ.pop(_ENV_VAR, None)

@@ -120,7 +120,14 @@ def _make_converter(tf: Any, model: Any, kind: Kind, signature_key: str | None) 
 
 
 def _configure(
-    tf: Any, converter: Any, mode: str, io: str, allow_flex: bool, allow_float_fallback: bool
+    tf: Any,
+    converter: Any,
+    mode: str,
+    io: str,
+    *,
+    allow_flex: bool,
+    allow_float_fallback: bool,
+    learned_ranges: bool,
 ) -> None:
     ops = tf.lite.OpsSet
     supported = [ops.TFLITE_BUILTINS]
@@ -128,7 +135,7 @@ def _configure(
         converter.optimizations = [tf.lite.Optimize.DEFAULT]
     if mode == "float16":
         converter.target_spec.supported_types = [tf.float16]
-    if mode == "int8":
+    if mode == "int8" and not learned_ranges:
         supported = [ops.TFLITE_BUILTINS_INT8]
         if allow_float_fallback:
             supported.append(ops.TFLITE_BUILTINS)
@@ -157,7 +164,7 @@ def _conversion_error(exc: Exception, mode: str) -> UnsupportedModelError:
             "allow_flex=True (the interpreter on the device must then be built with the "
             "Flex delegate, which adds several MB)."
         )
-    if mode in ("int8", "int16x8") and ("quantiz" in text.lower() or ops):
+    if mode in ("int8", "int16x8") and (ops or "is not supported" in text):
         return UnsupportedModelError(
             f"Full-integer ({mode}) conversion failed: {first} Some ops have no integer "
             "kernel. Fix: pass allow_float_fallback=True to keep them in float (the report "
@@ -317,7 +324,15 @@ def convert(
     start = time.perf_counter()
     with quiet_tensorflow():
         converter = _make_converter(tf, model, kind, signature_key)
-        _configure(tf, converter, mode, io, allow_flex, allow_float_fallback)
+        _configure(
+            tf,
+            converter,
+            mode,
+            io,
+            allow_flex=allow_flex,
+            allow_float_fallback=allow_float_fallback,
+            learned_ranges=is_qat and not samples,
+        )
         if samples:
             converter.representative_dataset = replay(samples)
         try:
