@@ -216,6 +216,7 @@ class DriftTracker:
 
         ref_outputs = _primary_output(model.predict(ref.astype(np.float32)))
         ref_predicted = np.asarray(decision(ref_outputs), dtype=np.float64).reshape(-1, 1)
+        self._categorical = class_count is not None
         if class_count is not None:
             # One bin per class: edges halfway between consecutive class ids.
             edges = np.arange(class_count(ref_outputs) + 1, dtype=np.float64) - 0.5
@@ -287,6 +288,8 @@ class DriftTracker:
         input_drift = dict(zip(self.feature_names, stats, strict=True))
         predictions = np.asarray(self._ring.labels(), dtype=np.float64)
         prediction_drift = self._statistics(self._prediction_sketch, predictions)[0]
+        if self._categorical:  # class ids have shares but no distance between them
+            del prediction_drift["wasserstein"]
         drifted = sum(s["psi"] > self.psi_threshold for s in stats)
         self.last = DriftValues(input_drift, prediction_drift, drifted, window.shape[0])
         return self.last

@@ -37,8 +37,12 @@ _TARGET = re.compile(r"^[A-Za-z0-9._\-\[\]:]+:[0-9]{1,5}$")
 
 # Usual thresholds per drift statistic (warning, critical). PSI: 0.1 "some shift",
 # 0.25 "major shift" is the long-standing rule of thumb from credit scoring. JS distance
-# (base 2) lies in [0, 1]. Wasserstein depends on each feature's scale: no default.
-_DRIFT_DEFAULTS: dict[str, tuple[float, float]] = {"psi": (0.1, 0.25), "js": (0.1, 0.2)}
+# (base 2) lies in [0, 1]. Wasserstein is exported in reference standard deviations.
+_DRIFT_DEFAULTS: dict[str, tuple[float, float]] = {
+    "psi": (0.1, 0.25),
+    "js": (0.1, 0.2),
+    "wasserstein": (0.1, 0.25),
+}
 
 
 def _check_duration(owner: str, name: str, value: object) -> str:
@@ -120,8 +124,10 @@ def alert_rules(
     drift_statistic : {"psi", "js", "wasserstein"}, default "psi"
         Which ``edgeml_input_drift`` / ``edgeml_prediction_drift`` statistic to alert on.
     drift, prediction_drift : (float, float), optional
-        Thresholds for input and prediction drift; default (0.1, 0.25) for PSI and
-        (0.1, 0.2) for JS distance; required for ``wasserstein`` (scale dependent).
+        Thresholds for input and prediction drift; default (0.1, 0.25) for PSI,
+        (0.1, 0.2) for JS distance, (0.1, 0.25) for Wasserstein (which edgeml exports
+        in reference standard deviations; classifiers export no Wasserstein prediction
+        drift, class ids having no distance).
     accuracy : (float, float), default (0.9, 0.8)
         Alert when accuracy falls *below* these.
     min_labels : int, default 100
@@ -149,8 +155,8 @@ def alert_rules(
     Raises
     ------
     ConfigError
-        When a threshold pair is not ordered for its tiers, a duration is not a
-        Prometheus duration, or Wasserstein thresholds are missing.
+        When a threshold pair is not ordered for its tiers or a duration is not a
+        Prometheus duration.
 
     Examples
     --------
@@ -169,15 +175,7 @@ def alert_rules(
         raise invalid_argument(
             "alert_rules", "drift_statistic", drift_statistic, "one of 'psi', 'js', 'wasserstein'"
         )
-    default = _DRIFT_DEFAULTS.get(drift_statistic)
-    if default is None and (drift is None or prediction_drift is None):
-        raise invalid_argument(
-            "alert_rules",
-            "drift",
-            drift,
-            "explicit (warning, critical) thresholds for the Wasserstein statistic",
-            fix="pass drift=(w, c) and prediction_drift=(w, c) in the features' own units",
-        )
+    default = _DRIFT_DEFAULTS[drift_statistic]
     drift_t = _check_tiers("drift", drift or default, higher_is_worse=True)
     pred_t = _check_tiers("prediction_drift", prediction_drift or default, higher_is_worse=True)
     acc_t = _check_tiers("accuracy", accuracy, higher_is_worse=False, upper=1.0)
