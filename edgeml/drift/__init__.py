@@ -24,6 +24,11 @@ from edgeml.drift._detectors import PageHinkley as PageHinkley
 from edgeml.drift._evaluate import DetectorEvaluation as DetectorEvaluation
 from edgeml.drift._evaluate import evaluate_detector as evaluate_detector
 from edgeml.drift._ks import ks as ks
+from edgeml.drift._mmd import mmd as mmd
+from edgeml.drift._report import DriftReport as DriftReport
+from edgeml.drift._report import FeatureDrift as FeatureDrift
+from edgeml.drift._report import adjust_pvalues as adjust_pvalues
+from edgeml.drift._report import compare as compare
 from edgeml.drift._result import DriftResult as DriftResult
 from edgeml.drift._sketch import Histogram as Histogram
 from edgeml.drift._wasserstein import wasserstein as wasserstein
@@ -33,14 +38,19 @@ __all__ = [
     "DDM",
     "DetectorEvaluation",
     "DriftDetector",
+    "DriftReport",
     "DriftResult",
+    "FeatureDrift",
     "Histogram",
     "PageHinkley",
+    "adjust_pvalues",
     "chi2",
+    "compare",
     "evaluate_detector",
     "js",
     "ks",
     "ks_from_histograms",
+    "mmd",
     "psi",
     "wasserstein",
     "wasserstein_from_histograms",

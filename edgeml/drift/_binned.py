@@ -124,9 +124,12 @@ def binned_pair(
     if isinstance(reference, Histogram) or isinstance(current, Histogram):
         ref_sketch, cur_sketch = sketch_pair(owner, reference, current, nan_policy)
         return BinnedPair(
-            ref_sketch.counts, cur_sketch.counts, ref_sketch.names, ref_sketch.is_1d,
+            ref_sketch.counts,
+            cur_sketch.counts,
+            ref_sketch.names,
+            ref_sketch.is_1d,
             ref_sketch.edges,
-        )  # fmt: skip
+        )
     n_bins = _check_bins(owner, bins)
     ref = as_columns(reference, owner, "reference")
     cur = as_columns(current, owner, "current")

@@ -149,14 +149,26 @@ def _as_float_column(array: np.ndarray, owner: str, argname: str, name: str) -> 
 
 
 def _block(
-    columns: Columns, lo: int, hi: int, owner: str, argname: str, rows: slice = slice(None)
+    columns: Columns,
+    lo: int,
+    hi: int,
+    owner: str,
+    argname: str,
+    rows: slice = slice(None),
+    *,
+    indices: Sequence[int] | None = None,
 ) -> FloatArray:
-    """Copy columns ``lo:hi`` (and ``rows``) to a C-contiguous float64 array, one row each."""
+    """Copy columns ``lo:hi`` (or ``indices``) to a C-contiguous array, one row each."""
+    picked_columns = list(range(lo, hi)) if indices is None else list(indices)
     if columns.matrix is not None and columns.matrix.dtype.kind in "biuf":
-        return np.array(columns.matrix[rows, lo:hi].T, dtype=np.float64, order="C")
+        if indices is None:
+            selected = columns.matrix[rows, lo:hi]
+        else:
+            selected = np.take(columns.matrix[rows], picked_columns, axis=1)
+        return np.array(selected.T, dtype=np.float64, order="C")
     picked = [
         _as_float_column(columns.arrays[j][rows], owner, argname, columns.names[j])
-        for j in range(lo, hi)
+        for j in picked_columns
     ]
     return np.array(picked, dtype=np.float64, order="C")
 
@@ -184,12 +196,15 @@ def sorted_blocks(
     owner: str,
     nan_policy: str,
     block_bytes: int = BLOCK_BYTES,
+    indices: Sequence[int] | None = None,
 ) -> Iterator[tuple[Sequence[int], FloatArray, FloatArray]]:
     """Yield ``(column indices, sorted reference rows, sorted current rows)``.
 
     Each yielded pair holds one or more columns as rows of equal length, sorted
     ascending. Columns without NaN/inf come in blocks; with ``nan_policy="omit"`` a
     column that had non-finite values comes alone, with those values dropped.
+
+    ``indices`` restricts the work to those columns (yielded indices refer to them).
 
     Raises
     ------
@@ -198,25 +213,26 @@ def sorted_blocks(
         or a column left empty after dropping them.
     """
     check_nan_policy(owner, nan_policy)
+    wanted = list(range(reference.n_features)) if indices is None else list(indices)
     n_ref, n_cur = len(reference.arrays[0]), len(current.arrays[0])
     per_column = 8 * (n_ref + n_cur) * 3  # sorted copies plus merge work space
-    step = max(1, min(reference.n_features, block_bytes // max(per_column, 1)))
-    for lo in range(0, reference.n_features, step):
-        hi = min(lo + step, reference.n_features)
-        a = _block(reference, lo, hi, owner, "reference")
-        b = _block(current, lo, hi, owner, "current")
+    step = max(1, min(len(wanted), block_bytes // max(per_column, 1)))
+    for lo in range(0, len(wanted), step):
+        chosen = wanted[lo : lo + step]
+        a = _block(reference, 0, 0, owner, "reference", indices=chosen)
+        b = _block(current, 0, 0, owner, "current", indices=chosen)
         a.sort(axis=-1)
         b.sort(axis=-1)
         bad = ~(np.isfinite(a[:, 0]) & np.isfinite(a[:, -1]))
         bad |= ~(np.isfinite(b[:, 0]) & np.isfinite(b[:, -1]))
         if not bad.any():
-            yield range(lo, hi), a, b
+            yield chosen, a, b
             continue
         good = np.flatnonzero(~bad)
         if good.size:
-            yield [lo + int(k) for k in good], a[good], b[good]
+            yield [chosen[int(k)] for k in good], a[good], b[good]
         for k in np.flatnonzero(bad):
-            j = lo + int(k)
+            j = chosen[int(k)]
             pieces = []
             for argname, rows in (("reference", a), ("current", b)):
                 row = rows[k]

@@ -1,0 +1,569 @@
+"""``compare``: every feature of two tables at once, with corrected decisions."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from edgeml._display import html_table, markdown_table, to_jsonable
+from edgeml._optional import require
+from edgeml.drift import _kernels
+from edgeml.drift._binned import (
+    category_counts,
+    chi2_from_counts,
+    js_from_counts,
+    psi_from_counts,
+)
+from edgeml.drift._inputs import (
+    Columns,
+    as_columns,
+    check_nan_policy,
+    check_same_columns,
+    sorted_blocks,
+)
+from edgeml.drift._ks import ks_pvalue
+from edgeml.drift._result import DriftResult
+from edgeml.drift._wasserstein import normalized
+from edgeml.errors import DataError, invalid_argument
+
+__all__ = ["DriftReport", "FeatureDrift", "compare"]
+
+NUMERIC_METHODS = ("psi", "js", "wasserstein", "ks")
+CATEGORICAL_METHODS = ("chi2",)
+PVALUE_METHODS = frozenset({"ks", "chi2"})
+DEFAULT_THRESHOLDS = {"psi": 0.2, "js": 0.1, "wasserstein": 0.1}
+CORRECTIONS = ("bh", "bonferroni", None)
+
+FloatArray = NDArray[np.float64]
+
+
+@dataclass(frozen=True, repr=False)
+class FeatureDrift:
+    """The outcome for one feature of a :class:`DriftReport`.
+
+    Attributes
+    ----------
+    feature : str
+        Column name.
+    kind : {"numeric", "categorical"}
+    result : DriftResult
+        The deciding test; its ``drifted`` already applies the report's correction.
+    others : tuple of DriftResult
+        Further statistics requested for this feature (they do not decide).
+    pvalue_adjusted : float or None
+        The corrected p-value when the deciding test has a p-value.
+    """
+
+    feature: str
+    kind: str
+    result: DriftResult
+    others: tuple[DriftResult, ...] = ()
+    pvalue_adjusted: float | None = None
+
+    @property
+    def drifted(self) -> bool:
+        """Whether this feature drifted (after correction)."""
+        return self.result.drifted
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return a JSON-safe dict.
+
+        Returns
+        -------
+        dict
+        """
+        return {
+            "feature": self.feature,
+            "kind": self.kind,
+            "drifted": self.drifted,
+            "pvalue_adjusted": to_jsonable(self.pvalue_adjusted),
+            "result": self.result.to_dict(),
+            "others": [r.to_dict() for r in self.others],
+        }
+
+    def __repr__(self) -> str:
+        result = self.result
+        return (
+            f"FeatureDrift({self.feature!r}, {result.method}={result.statistic:.4g}, "
+            f"drifted={self.drifted})"
+        )
+
+
+@dataclass(frozen=True, repr=False)
+class DriftReport:
+    """Per-feature drift results and one dataset verdict.
+
+    The verdict: the dataset drifted when ``share >= drift_share``, where ``share`` is the
+    fraction of features whose deciding test flags drift. p-value tests (``ks``,
+    ``chi2``) are corrected for the number of p-value tests in the report, and the same
+    corrected flags give both the per-feature decisions and the share.
+
+    Attributes
+    ----------
+    features : tuple of FeatureDrift
+    correction : {"bh", "bonferroni"} or None
+    alpha : float
+        Family-wise (Bonferroni) or false-discovery (BH) level for p-value tests.
+    drift_share : float
+    n_reference, n_current : int
+        Rows in each sample.
+    """
+
+    features: tuple[FeatureDrift, ...]
+    correction: str | None
+    alpha: float
+    drift_share: float
+    n_reference: int
+    n_current: int
+    settings: Mapping[str, Any] = field(default_factory=dict, hash=False)
+
+    @property
+    def drifted_features(self) -> list[str]:
+        """Names of the features that drifted."""
+        return [f.feature for f in self.features if f.drifted]
+
+    @property
+    def share(self) -> float:
+        """Fraction of features that drifted."""
+        return len(self.drifted_features) / len(self.features)
+
+    @property
+    def drifted(self) -> bool:
+        """The dataset verdict: ``share >= drift_share``."""
+        return self.share >= self.drift_share
+
+    def __getitem__(self, feature: str) -> FeatureDrift:
+        for item in self.features:
+            if item.feature == feature:
+                return item
+        raise KeyError(feature)
+
+    def __len__(self) -> int:
+        return len(self.features)
+
+    def worst(self, k: int = 10) -> list[FeatureDrift]:
+        """Return the ``k`` features furthest past (or closest to) their thresholds.
+
+        Features are ranked by ``statistic / threshold`` for effect sizes and by
+        ``alpha / adjusted p-value`` for p-value tests, so 1 is the decision boundary.
+
+        Parameters
+        ----------
+        k : int, default 10
+
+        Returns
+        -------
+        list of FeatureDrift
+        """
+        return sorted(self.features, key=_severity, reverse=True)[:k]
+
+    def _rows(self) -> list[list[Any]]:
+        rows = []
+        for item in self.features:
+            result = item.result
+            extra = ", ".join(f"{r.method}={r.statistic:.4g}" for r in item.others)
+            rows.append(
+                [
+                    item.feature,
+                    item.kind,
+                    result.method,
+                    result.statistic,
+                    item.pvalue_adjusted,
+                    result.threshold,
+                    item.drifted,
+                    extra,
+                ]
+            )
+        return rows
+
+    _HEADERS = (
+        "feature",
+        "kind",
+        "method",
+        "statistic",
+        "p (adjusted)",
+        "threshold",
+        "drifted",
+        "also",
+    )
+
+    def _summary(self) -> str:
+        verdict = "drift" if self.drifted else "no drift"
+        return (
+            f"{verdict}: {len(self.drifted_features)} of {len(self.features)} features drifted "
+            f"(share {self.share:.3g}, rule: share >= {self.drift_share:g}; "
+            f"correction {self.correction or 'none'} at alpha {self.alpha:g})"
+        )
+
+    def to_markdown(self) -> str:
+        """Return the summary line and one table row per feature.
+
+        Returns
+        -------
+        str
+        """
+        return self._summary() + "\n\n" + markdown_table(list(self._HEADERS), self._rows())
+
+    def _repr_html_(self) -> str:
+        return html_table(list(self._HEADERS), self._rows(), caption=self._summary())
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return a JSON-safe dict with the verdict, the rule and every feature.
+
+        Returns
+        -------
+        dict
+        """
+        return {
+            "drifted": self.drifted,
+            "share": self.share,
+            "drift_share": self.drift_share,
+            "correction": self.correction,
+            "alpha": self.alpha,
+            "n_reference": self.n_reference,
+            "n_current": self.n_current,
+            "drifted_features": self.drifted_features,
+            "settings": to_jsonable(dict(self.settings)),
+            "features": [f.to_dict() for f in self.features],
+        }
+
+    def __repr__(self) -> str:
+        return (
+            f"DriftReport(drifted={self.drifted}, share={self.share:.3g}, "
+            f"features={len(self.features)}, drifted_features={self.drifted_features[:5]}"
+            f"{'...' if len(self.drifted_features) > 5 else ''})"
+        )
+
+    def plot(self, k: int = 10, *, ax: Any = None) -> Any:
+        """Draw the ``k`` worst features as horizontal bars (needs matplotlib).
+
+        Bars show the severity used by :meth:`worst` (1 = decision boundary, dashed).
+
+        Parameters
+        ----------
+        k : int, default 10
+        ax : matplotlib.axes.Axes, optional
+            Drawn into a new figure when omitted.
+
+        Returns
+        -------
+        matplotlib.axes.Axes
+        """
+        plt = require("matplotlib.pyplot", extra="dev", feature="DriftReport.plot")
+        if ax is None:
+            _, ax = plt.subplots(figsize=(6, 0.4 * min(k, len(self.features)) + 1))
+        worst = self.worst(k)[::-1]
+        colors = ["tab:red" if f.drifted else "tab:blue" for f in worst]
+        ax.barh([f.feature for f in worst], [_severity(f) for f in worst], color=colors)
+        ax.axvline(1.0, color="black", linestyle="--", linewidth=1)
+        ax.set_xlabel("severity (statistic / threshold; 1 = drift boundary)")
+        ax.set_title(self._summary().split(":")[0] + f" ({len(self.drifted_features)} drifted)")
+        return ax
+
+
+def _severity(item: FeatureDrift) -> float:
+    result = item.result
+    if item.pvalue_adjusted is not None:
+        return float(result.threshold / max(item.pvalue_adjusted, 1e-300))
+    return float(result.statistic / result.threshold)
+
+
+def adjust_pvalues(pvalues: Sequence[float], method: str | None) -> FloatArray:
+    """Adjust p-values for multiple testing.
+
+    Parameters
+    ----------
+    pvalues : sequence of float
+    method : {"bh", "bonferroni"} or None
+        Benjamini-Hochberg step-up (false discovery rate) or Bonferroni (family-wise).
+
+    Returns
+    -------
+    numpy.ndarray
+        Adjusted p-values in the input order (equal to
+        ``statsmodels.stats.multitest.multipletests(p, method="fdr_bh")[1]`` for BH).
+
+    Examples
+    --------
+    >>> adjust_pvalues([0.01, 0.04, 0.03, 0.2], "bh").round(4).tolist()
+    [0.04, 0.0533, 0.0533, 0.2]
+    >>> adjust_pvalues([0.01, 0.04], "bonferroni").tolist()
+    [0.02, 0.08]
+    """
+    p = np.asarray(pvalues, dtype=np.float64)
+    if method is None or p.size == 0:
+        return p.copy()
+    if method == "bonferroni":
+        adjusted: FloatArray = np.minimum(1.0, p * p.size)
+        return adjusted
+    order = np.argsort(p)
+    ranked = p[order] * p.size / np.arange(1, p.size + 1)
+    ranked = np.minimum.accumulate(ranked[::-1])[::-1]
+    result = np.empty_like(p)
+    result[order] = np.minimum(1.0, ranked)
+    return result
+
+
+def _column_kind(array: np.ndarray) -> str:
+    kind = array.dtype.kind
+    if kind in "iuf":
+        return "numeric"
+    if kind == "O":
+        sample = [v for v in array[:1000] if v is not None]
+        if sample and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in sample):
+            return "numeric"
+    return "categorical"
+
+
+def _check_methods(name: str, methods: Any, allowed: tuple[str, ...]) -> tuple[str, ...]:
+    chosen = (methods,) if isinstance(methods, str) else tuple(methods)
+    if not chosen or any(m not in allowed for m in chosen) or len(set(chosen)) != len(chosen):
+        raise invalid_argument(
+            "compare", name, methods, f"one or more distinct names among {list(allowed)}"
+        )
+    return chosen
+
+
+def _numeric_results(
+    ref: Columns,
+    cur: Columns,
+    indices: list[int],
+    methods: Mapping[int, tuple[str, ...]],
+    bins: int,
+    thresholds: Mapping[str, float],
+    nan_policy: str,
+) -> dict[int, list[DriftResult]]:
+    """Every requested statistic for the numeric columns, each column sorted once."""
+    needed = {m for j in indices for m in methods[j]}
+    out: dict[int, list[DriftResult]] = {}
+    for columns, a, b in sorted_blocks(
+        ref, cur, owner="compare", nan_policy=nan_policy, indices=indices
+    ):
+        n, m = a.shape[1], b.shape[1]
+        stats: dict[str, FloatArray] = {}
+        extra: dict[str, Any] = {}
+        if needed & {"psi", "js"}:
+            edges = _kernels.quantile_edges(a, bins)
+            ref_counts = _kernels.bin_counts_sorted(a, edges)
+            cur_counts = _kernels.bin_counts_sorted(b, edges)
+            if "psi" in needed:
+                stats["psi"] = psi_from_counts(ref_counts, cur_counts)
+            if "js" in needed:
+                stats["js"] = js_from_counts(ref_counts, cur_counts)
+        if "wasserstein" in needed:
+            distance = _kernels.wasserstein_distance(a, b)
+            scale = a.std(axis=1)
+            stats["wasserstein"] = normalized(distance, scale)
+            extra["wasserstein"] = (distance, scale)
+        if "ks" in needed:
+            stats["ks"] = _kernels.ks_statistic(a, b)
+        for row, j in enumerate(columns):
+            results = []
+            for method in methods[j]:
+                value = float(stats[method][row])
+                details: dict[str, Any] = {"n_reference": n, "n_current": m}
+                if method == "ks":
+                    pvalue, mode = ks_pvalue(value, n, m, "auto")
+                    details["mode"] = mode
+                    results.append(
+                        DriftResult(
+                            value,
+                            pvalue,
+                            thresholds["alpha"],
+                            pvalue < thresholds["alpha"],
+                            "ks",
+                            details,
+                            ref.names[j],
+                        )
+                    )
+                    continue
+                if method in ("psi", "js"):
+                    details["bins"] = bins
+                if method == "wasserstein":
+                    distance, scale = extra["wasserstein"]
+                    details.update(
+                        distance=float(distance[row]), scale=float(scale[row]), normalized=True
+                    )
+                limit = thresholds[method]
+                results.append(
+                    DriftResult(value, None, limit, value >= limit, method, details, ref.names[j])
+                )
+            out[j] = results
+    return out
+
+
+def _categorical_result(
+    ref: Columns, cur: Columns, j: int, alpha: float, nan_policy: str
+) -> DriftResult:
+    categories, ref_counts, cur_counts = category_counts(
+        np.asarray(ref.arrays[j]), np.asarray(cur.arrays[j]), ref.names[j], nan_policy
+    )
+    statistic, pvalue, dof = chi2_from_counts(ref_counts, cur_counts)
+    return DriftResult(
+        statistic,
+        pvalue,
+        threshold=alpha,
+        drifted=pvalue < alpha,
+        method="chi2",
+        details={
+            "categories": categories,
+            "reference_counts": ref_counts.tolist(),
+            "current_counts": cur_counts.tolist(),
+            "dof": dof,
+        },
+        feature=ref.names[j],
+    )
+
+
+def compare(
+    reference: Any,
+    current: Any,
+    *,
+    numeric: str | Sequence[str] = "psi",
+    categorical: str | Sequence[str] = "chi2",
+    tests: Mapping[str, str | Sequence[str]] | None = None,
+    categorical_features: Sequence[str] = (),
+    thresholds: Mapping[str, float] | None = None,
+    bins: int = 10,
+    alpha: float = 0.05,
+    correction: str | None = "bh",
+    drift_share: float = 0.5,
+    nan_policy: str = "raise",
+) -> DriftReport:
+    """Test every feature of two tables and give one corrected dataset verdict.
+
+    Numeric columns get ``numeric`` (default PSI), categorical columns (strings, booleans,
+    objects, or names in ``categorical_features``) get ``categorical`` (chi-square).
+    Effect sizes are the default because on large samples p-values flag even harmless
+    shifts. When several methods are listed, the first decides and the others are
+    reported alongside. All numeric statistics come from one sort per column, for all
+    columns of a block at once.
+
+    Parameters
+    ----------
+    reference, current : numpy array (rows x features), dict of columns or pandas.DataFrame
+        Same columns in both.
+    numeric : str or sequence of str, default "psi"
+        Among ``"psi"``, ``"js"``, ``"wasserstein"`` (normalized by the reference
+        standard deviation) and ``"ks"``.
+    categorical : str or sequence of str, default "chi2"
+    tests : mapping of column name to method(s), optional
+        Per-column overrides.
+    categorical_features : sequence of str, optional
+        Numeric columns to treat as categories (e.g. integer codes).
+    thresholds : mapping, optional
+        Effect-size thresholds by method; defaults psi 0.2, js 0.1, wasserstein 0.1.
+    bins : int, default 10
+        Reference-quantile bins for PSI and JS.
+    alpha : float, default 0.05
+        Level for p-value tests after correction.
+    correction : {"bh", "bonferroni"} or None, default "bh"
+        Multiple-testing correction over the report's deciding p-value tests; the same
+        corrected flags decide each feature and the dataset verdict.
+    drift_share : float, default 0.5
+        The dataset drifted when at least this fraction of features drifted.
+    nan_policy : {"raise", "omit"}, default "raise"
+
+    Returns
+    -------
+    DriftReport
+
+    Raises
+    ------
+    DataError
+        Mismatched columns, empty data, NaN with ``"raise"``, mixed category types.
+    ConfigError
+        Unknown methods or invalid settings.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from edgeml.drift import compare
+    >>> rng = np.random.default_rng(0)
+    >>> ref = {"age": rng.normal(40, 10, 2000), "city": rng.choice(["a", "b"], 2000)}
+    >>> cur = {"age": rng.normal(48, 10, 2000), "city": rng.choice(["a", "b"], 2000)}
+    >>> report = compare(ref, cur)
+    >>> report.drifted_features, report.share, report.drifted
+    (['age'], 0.5, True)
+    """
+    if correction not in CORRECTIONS:
+        raise invalid_argument("compare", "correction", correction, "'bh', 'bonferroni' or None")
+    if not isinstance(alpha, float) or not 0.0 < alpha < 1.0:
+        raise invalid_argument("compare", "alpha", alpha, "a float in the range (0, 1)")
+    if not isinstance(drift_share, (int, float)) or not 0.0 < drift_share <= 1.0:
+        raise invalid_argument("compare", "drift_share", drift_share, "a number in (0, 1]")
+    if isinstance(bins, bool) or not isinstance(bins, int) or bins < 1:
+        raise invalid_argument("compare", "bins", bins, "an integer >= 1")
+    check_nan_policy("compare", nan_policy)
+    numeric_methods = _check_methods("numeric", numeric, NUMERIC_METHODS)
+    categorical_methods = _check_methods("categorical", categorical, CATEGORICAL_METHODS)
+    limits = {**DEFAULT_THRESHOLDS, **(thresholds or {}), "alpha": alpha}
+    if any(not isinstance(v, (int, float)) or v <= 0 for v in limits.values()):
+        raise invalid_argument("compare", "thresholds", thresholds, "positive numbers")
+    ref = as_columns(reference, "compare", "reference")
+    cur = as_columns(current, "compare", "current")
+    check_same_columns(ref, cur, "compare")
+    unknown = sorted(set(tests or {}) | set(categorical_features) - set(ref.names))
+    unknown = [name for name in unknown if name not in ref.names]
+    if unknown:
+        raise DataError(f"compare: no column named {unknown} in the data.")
+    overrides = {
+        k: _check_methods(f"tests[{k!r}]", v, NUMERIC_METHODS + CATEGORICAL_METHODS)
+        for k, v in (tests or {}).items()
+    }
+    kinds: list[str] = []
+    methods: dict[int, tuple[str, ...]] = {}
+    for j, name in enumerate(ref.names):
+        kind = _column_kind(np.asarray(ref.arrays[j]))
+        if name in categorical_features:
+            kind = "categorical"
+        kinds.append(kind)
+        chosen = overrides.get(name, numeric_methods if kind == "numeric" else categorical_methods)
+        if kind == "categorical" and any(m != "chi2" for m in chosen):
+            raise invalid_argument(
+                "compare", f"tests[{name!r}]", chosen, "'chi2' for a categorical column"
+            )
+        if kind == "numeric" and "chi2" in chosen:
+            kind = "categorical"
+            kinds[-1] = kind
+            chosen = ("chi2",)
+        methods[j] = chosen
+    numeric_columns = [j for j, kind in enumerate(kinds) if kind == "numeric"]
+    by_column: dict[int, list[DriftResult]] = {}
+    if numeric_columns:
+        by_column.update(
+            _numeric_results(ref, cur, numeric_columns, methods, bins, limits, nan_policy)
+        )
+    for j, kind in enumerate(kinds):
+        if kind == "categorical":
+            by_column[j] = [_categorical_result(ref, cur, j, alpha, nan_policy)]
+    deciding = [by_column[j][0] for j in range(ref.n_features)]
+    tested = [j for j, r in enumerate(deciding) if r.pvalue is not None]
+    adjusted = adjust_pvalues([deciding[j].pvalue for j in tested], correction)  # type: ignore[misc]
+    adjusted_by_column = dict(zip(tested, adjusted.tolist(), strict=True))
+    features = []
+    for j, name in enumerate(ref.names):
+        result = deciding[j]
+        p_adj = adjusted_by_column.get(j)
+        if p_adj is not None:
+            details = {**result.details, "pvalue_adjusted": p_adj, "correction": correction}
+            result = replace(result, drifted=p_adj < alpha, details=details)
+        features.append(FeatureDrift(name, kinds[j], result, tuple(by_column[j][1:]), p_adj))
+    return DriftReport(
+        features=tuple(features),
+        correction=correction,
+        alpha=alpha,
+        drift_share=float(drift_share),
+        n_reference=len(ref.arrays[0]),
+        n_current=len(cur.arrays[0]),
+        settings={
+            "numeric": list(numeric_methods),
+            "categorical": list(categorical_methods),
+            "bins": bins,
+            "thresholds": dict(limits),
+        },
+    )
