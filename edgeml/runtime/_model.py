@@ -39,6 +39,7 @@ Backend = Literal["auto", "litert", "tflite"]
 NonFinitePolicy = Literal["raise", "allow"]
 OutputForm = Literal["auto", "dict", "tuple"]
 
+_FLOAT32 = np.dtype(np.float32)
 _QUANTIZABLE = frozenset({np.dtype(np.int8), np.dtype(np.uint8), np.dtype(np.int16)})
 #: Default cap on the input bytes of one batched invocation (see ``batch_size``).
 _CHUNK_INPUT_BYTES = 4 * 1024 * 1024
@@ -165,6 +166,7 @@ class _Plan:
         # array already has the allocated shape (the common one-sample loop).
         self.fast = len(inputs) == 1 and len(outputs) == 1 and self.batched
         self.current0 = self.current[0] if self.current else None
+        self.zeros0 = np.zeros(math.prod(self.current0 or ()), dtype=np.float32)
 
     def fast_predict(
         self, x: NDArray[Any], raw: bool, nonfinite: str, lock: threading.Lock
@@ -178,16 +180,10 @@ class _Plan:
         if raw or quantizer is None:
             if x.dtype != port.dtype:
                 return None
-            if (
-                port.float_tensor
-                and nonfinite == "raise"
-                and not math.isfinite(np.add.reduce(x, axis=None, dtype=np.float64))
-            ):
+            if port.float_tensor and nonfinite == "raise" and not self._finite(x):
                 return None
         else:
-            if x.dtype != np.float32 or not math.isfinite(
-                np.add.reduce(x, axis=None, dtype=np.float64)
-            ):
+            if x.dtype != _FLOAT32 or not self._finite(x):
                 return None
             x = quantizer.quantize(x)
         wrapper, subgraph = self.wrapper, self.subgraph
@@ -204,6 +200,14 @@ class _Plan:
         if raw or out_quantizer is None:
             return y
         return out_quantizer.dequantize(y)
+
+    def _finite(self, x: NDArray[Any]) -> bool:
+        """Whether every element is finite, cheaply for the allocated float32 shape."""
+        zeros = self.zeros0
+        if x.dtype == _FLOAT32 and zeros.size == x.size:
+            # x . 0 is exactly +-0 unless some element is NaN or infinite (inf * 0 = NaN).
+            return bool(np.vdot(x, zeros) == 0)
+        return math.isfinite(np.add.reduce(x, axis=None, dtype=np.float64))
 
     # -- input preparation (no interpreter access; runs outside the lock) -------------
 
@@ -402,6 +406,7 @@ class _Plan:
             ) from exc
         self.current = shapes
         self.current0 = shapes[0]
+        self.zeros0 = np.zeros(math.prod(shapes[0]), dtype=np.float32)
 
     # -- outputs (outside the lock) ---------------------------------------------------
 

@@ -348,3 +348,20 @@ def test_edgeml_runtime_exports() -> None:
     assert edgeml.runtime.__all__ == sorted(edgeml.runtime.__all__)
     for name in edgeml.runtime.__all__:
         assert getattr(edgeml.runtime, name) is not None
+
+
+@pytest.mark.parametrize("name", ["mlp_float", "mlp_int8"])
+def test_every_nonfinite_position_is_caught_on_the_fast_path(
+    models: dict[str, bytes], name: str
+) -> None:
+    # One sample of the allocated shape takes the fast path, which checks finiteness
+    # with a dot product against zeros; every position and kind must still be caught.
+    model = load(models[name])
+    x = np.full((1, FEATURES), 3.0e38, dtype=np.float32)  # huge but finite: accepted
+    model.predict(x)
+    for position in range(FEATURES):
+        for bad in (np.nan, np.inf, -np.inf):
+            y = x.copy()
+            y[0, position] = bad
+            with pytest.raises(DataError, match="1 NaN or infinite"):
+                model.predict(y)
