@@ -8,7 +8,9 @@ same generated data, so its peak memory (VmHWM after a reset) is its own; the ou
 are checked to be equal. A second part measures free-text PII scanning: edgeml's single
 pass over a whole column versus the same compiled pattern applied string by string.
 
-Goals: records/s no lower than pandas; PII scanning >= 200,000 short strings/s.
+Goals: records/s no lower than pandas; PII scanning >= 200,000 short strings/s. Each side
+runs ``--repeat`` times (alternating); the best time is reported with all the times,
+because the CI machine is shared.
 
 Usage: python benchmarks/minimize.py [--rows 1000000] [--out result.json]
 """
@@ -211,22 +213,34 @@ def pii_scan(rows: int) -> dict[str, Any]:
     }
 
 
+def _summary(found: list[dict[str, Any]], rows: int) -> dict[str, Any]:
+    best = min(found, key=lambda run: run["seconds"])
+    return {
+        **best,
+        "all_seconds": [run["seconds"] for run in found],
+        "median_records_per_s": round(rows / float(np.median([r["seconds"] for r in found]))),
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--out", default=None)
+    parser.add_argument("--repeat", type=int, default=3, help="runs of each; best time counts")
     parser.add_argument("--worker", choices=["ours", "pandas"], help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:
         print(json.dumps(worker(args.worker, args.rows)))
         return
-    results = {}
-    for which in ("ours", "pandas"):
-        done = subprocess.run(
-            [sys.executable, __file__, "--worker", which, "--rows", str(args.rows)],
-            capture_output=True, text=True, check=True, env={**os.environ},
-        )  # fmt: skip
-        results[which] = json.loads(done.stdout.strip().splitlines()[-1])
+    runs: dict[str, list[dict[str, Any]]] = {"ours": [], "pandas": []}
+    for _ in range(args.repeat):  # alternate, so a busy moment on a shared machine hits both
+        for which in ("ours", "pandas"):
+            done = subprocess.run(
+                [sys.executable, __file__, "--worker", which, "--rows", str(args.rows)],
+                capture_output=True, text=True, check=True, env={**os.environ},
+            )  # fmt: skip
+            runs[which].append(json.loads(done.stdout.strip().splitlines()[-1]))
+    results = {which: _summary(found, args.rows) for which, found in runs.items()}
     scan = pii_scan(args.rows)
     ours, pandas = results["ours"], results["pandas"]
     report = {
@@ -237,6 +251,9 @@ def main() -> None:
         "ours": ours,
         "pandas": pandas,
         "speed_ratio_ours_over_pandas": round(ours["records_per_s"] / pandas["records_per_s"], 2),
+        "median_speed_ratio": round(
+            ours["median_records_per_s"] / pandas["median_records_per_s"], 2
+        ),
         "same_rows_out": ours["rows_out"] == pandas["rows_out"],
         "same_output": ours["output_sha256"] == pandas["output_sha256"]
         if ours["output_sha256"]

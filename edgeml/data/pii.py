@@ -357,10 +357,10 @@ def _as_text_list(values: np.ndarray) -> list[str] | None:
     if values.dtype.kind != "O":
         return None
     items = values.tolist()
-    texts = [v if isinstance(v, str) else "" for v in items]
-    if not any(isinstance(v, str) for v in items):
+    kinds = set(map(type, items))
+    if str not in kinds:
         return None
-    return texts
+    return items if kinds == {str} else [v if isinstance(v, str) else "" for v in items]
 
 
 def scan_values(
@@ -394,7 +394,7 @@ def scan_values(
     birth_column = _column_name_type(column) in _BIRTH_COLUMN_TYPES
     joined = "\n".join(texts)
     # Start offset of each row's text inside ``joined``.
-    lengths = np.fromiter((len(t) + 1 for t in texts), dtype=np.int64, count=len(texts))
+    lengths = np.fromiter(map(len, texts), dtype=np.int64, count=len(texts)) + 1
     starts = np.concatenate(([0], np.cumsum(lengths)[:-1]))
     spans: list[tuple[int, int, int]] = []
     kinds: list[str] = []

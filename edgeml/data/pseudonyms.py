@@ -103,13 +103,21 @@ def _is_pseudonym(value: str, prefix: str, length: int) -> bool:
     )
 
 
-def _one(value: Any, key: bytes, prefix: str, length: int) -> str | None:
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return None
-    text = value if isinstance(value, str) else str(value)
-    if _is_pseudonym(text, prefix, length):
-        return text
-    return prefix + hmac.digest(key, text.encode("utf-8"), hashlib.sha256).hex()[:length]
+def _pseudonyms(values: list[Any], key: bytes, prefix: str, length: int) -> list[str | None]:
+    """Return the pseudonym of each (distinct) value; the hot loop of :func:`pseudonymize`."""
+    digest = hmac.digest
+    out: list[str | None] = []
+    append = out.append
+    for value in values:
+        if value is None or (isinstance(value, float) and math.isnan(value)):
+            append(None)
+            continue
+        text = value if isinstance(value, str) else str(value)
+        if text.startswith(prefix) and _is_pseudonym(text, prefix, length):
+            append(text)
+        else:
+            append(prefix + digest(key, text.encode("utf-8"), "sha256").hex()[:length])
+    return out
 
 
 def pseudonymize(
@@ -148,5 +156,5 @@ def pseudonymize(
     prefix = _prefix(raw_key)
     array = values if isinstance(values, np.ndarray) else _objects(list(values))
     codes, uniques = factorize(array)
-    pseudonyms = _objects([_one(v, raw_key, prefix, length) for v in uniques])
+    pseudonyms = _objects(_pseudonyms(uniques, raw_key, prefix, length))
     return pseudonyms[codes] if len(codes) else _objects([])
