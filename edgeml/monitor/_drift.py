@@ -156,6 +156,8 @@ class DriftTracker:
         feature_names: Sequence[str] | None,
         decision: Callable[[np.ndarray], np.ndarray],
         class_count: Callable[[np.ndarray], int] | None,
+        dp_epsilon: float | None = None,
+        seed: int | np.random.Generator | None = None,
     ) -> None:
         from edgeml import drift
         from edgeml.monitor._monitor import _primary_output
@@ -165,6 +167,17 @@ class DriftTracker:
             raise invalid_argument("ModelMonitor", "bins", bins, "an integer >= 2")
         if not (isinstance(psi_threshold, (int, float)) and psi_threshold > 0):
             raise invalid_argument("ModelMonitor", "psi_threshold", psi_threshold, "a number > 0")
+        if dp_epsilon is not None and not (
+            isinstance(dp_epsilon, (int, float))
+            and not isinstance(dp_epsilon, bool)
+            and math.isfinite(dp_epsilon)
+            and dp_epsilon > 0
+        ):
+            raise invalid_argument("ModelMonitor", "dp_epsilon", dp_epsilon, "a finite number > 0")
+        self.dp_epsilon = None if dp_epsilon is None else float(dp_epsilon)
+        # A seed makes the noise reproducible (tests); by default each release draws a
+        # fresh generator seeded from the operating system (edgeml.privacy.mechanisms).
+        self._dp_rng = None if seed is None else np.random.default_rng(seed)
         try:
             ref = np.asarray(reference, dtype=np.float64)
         except (TypeError, ValueError) as exc:
@@ -265,9 +278,36 @@ class DriftTracker:
         self._staged.clear()
         self._ring.add(rows, np.asarray(self._decision(outputs)).reshape(-1))
 
+    def _privatize(self, sketch: Any, epsilon: float) -> Any:
+        """Release ``sketch``'s counts with Laplace noise; drop everything else it knows.
+
+        Each sample adds one to one bin per feature (sensitivity 1 per histogram). Noisy
+        counts are rounded and clipped at 0 (post-processing keeps the guarantee); the
+        window's minimum, maximum and non-finite counts are not released.
+        """
+        from edgeml.privacy.mechanisms import dp_histogram
+
+        noisy = np.empty_like(sketch.counts)
+        n_bins = sketch.counts.shape[1]
+        bin_edges = np.arange(n_bins + 1, dtype=np.float64) - 0.5
+        for j, counts in enumerate(sketch.counts):
+            bin_of_each_sample = np.repeat(np.arange(n_bins, dtype=np.float64), counts)
+            release = dp_histogram(
+                bin_of_each_sample, bins=bin_edges, epsilon=epsilon, seed=self._dp_rng
+            )
+            noisy[j] = np.maximum(np.rint(np.asarray(release.value)), 0)
+        return self._drift.Histogram(
+            sketch.edges, noisy, scale=sketch.scale, names=sketch.names, is_1d=sketch.is_1d
+        )
+
     def _statistics(self, reference: Any, window: np.ndarray) -> list[dict[str, float]]:
         drift = self._drift
         current = reference.empty().update(window)
+        if self.dp_epsilon is not None:
+            # One recomputation releases every input histogram and the prediction
+            # histogram; splitting epsilon evenly bounds what any sample spends on it.
+            histograms = len(self.feature_names) + 1
+            current = self._privatize(current, self.dp_epsilon / histograms)
         results = {
             "psi": drift.psi(reference, current),
             "js": drift.js(reference, current),

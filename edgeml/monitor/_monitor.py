@@ -23,6 +23,7 @@ True
 from __future__ import annotations
 
 import logging
+import math
 import threading
 import time
 from collections.abc import Callable, Hashable, Sequence
@@ -206,6 +207,17 @@ class ModelMonitor:
     concept_detector : object or None, default "ddm"
         Detector fed the 0/1 error stream: ``"ddm"`` for :class:`edgeml.drift.DDM`, any
         object with ``update(x)`` and ``drift_detected``, or ``None``.
+    dp_epsilon : float, optional
+        Release the window's histograms with differential privacy before computing
+        drift: each recomputation adds Laplace noise to every input and prediction
+        histogram (:func:`edgeml.privacy.mechanisms.dp_histogram`), spending
+        ``dp_epsilon`` in total per recomputation for any one sample. A sample stays in
+        the window for at most ``ceil(window / recompute_every)`` automatic
+        recomputations (:attr:`dp_epsilon_bound`); each :meth:`refresh` adds one more.
+        Counts, latency and accuracy are not noised (they reveal no input values).
+    seed : int or numpy.random.Generator, optional
+        Makes the DP noise reproducible (tests only); by default it is seeded from the
+        operating system.
     clock : callable, optional
         Seconds for label TTLs (default :func:`time.monotonic`).
     """
@@ -228,6 +240,8 @@ class ModelMonitor:
         max_pending: int = 100_000,
         label_window: int = 1000,
         concept_detector: ErrorStreamDetector | str | None = "ddm",
+        dp_epsilon: float | None = None,
+        seed: int | np.random.Generator | None = None,
         clock: Callable[[], float] | None = None,
     ) -> None:
         if not callable(getattr(model, "predict", None)):
@@ -278,10 +292,12 @@ class ModelMonitor:
                 feature_names=feature_names,
                 decision=self._decision,
                 class_count=_class_count if decision is None else None,
+                dp_epsilon=dp_epsilon,
+                seed=seed,
             )
-        elif features is not None or feature_names is not None:
+        elif features is not None or feature_names is not None or dp_epsilon is not None:
             raise ConfigError(
-                "features and feature_names of ModelMonitor only apply to drift, "
+                "features, feature_names and dp_epsilon of ModelMonitor only apply to drift, "
                 "which needs reference inputs. Fix: pass reference=... (inputs the model "
                 "was validated on)."
             )
@@ -335,6 +351,17 @@ class ModelMonitor:
             f"ModelMonitor(name={self.name!r}, window={self.window}, "
             f"recompute_every={self.recompute_every}, drift={drift})"
         )
+
+    @property
+    def dp_epsilon_bound(self) -> float | None:
+        """Epsilon any one sample spends on automatic drift releases, or ``None`` without DP.
+
+        Basic composition over the at most ``ceil(window / recompute_every)``
+        recomputations a sample's window contains.
+        """
+        if self._drift is None or self._drift.dp_epsilon is None:
+            return None
+        return self._drift.dp_epsilon * math.ceil(self.window / self.recompute_every)
 
     @property
     def feature_names(self) -> tuple[str, ...]:

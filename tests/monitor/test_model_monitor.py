@@ -308,3 +308,69 @@ def test_snapshot_is_a_json_safe_value(
     assert repr(snapshot).startswith("MonitorSnapshot(model='clf', requests=1, samples=100")
     assert snapshot.to_markdown().splitlines()[0] == "| feature | js | psi | wasserstein |"
     assert "<table>" in snapshot._repr_html_()
+
+
+def test_dp_release_with_a_huge_epsilon_matches_the_exact_gauges(
+    classifier: Any, reference: np.ndarray
+) -> None:
+    current = np.random.default_rng(5).normal(size=(200, 4)).astype(np.float32) + 0.5
+    gauges = {}
+    for dp_epsilon in (None, 1e9):
+        registry = prometheus_client.CollectorRegistry()
+        monitor = ModelMonitor(
+            classifier,
+            registry=registry,
+            name="clf",
+            reference=reference,
+            window=200,
+            dp_epsilon=dp_epsilon,
+            seed=0,
+        )
+        monitor.predict(current)
+        gauges[dp_epsilon] = [
+            _value(registry, "edgeml_input_drift", feature=f"x{j}", statistic=s)
+            for j in range(4)
+            for s in ("psi", "js")
+        ]
+    # Laplace noise of scale 5 / 1e9 rounds away: the released counts are exact.
+    assert gauges[1e9] == gauges[None]
+
+
+def test_dp_noise_has_the_laplace_scale_of_the_split_budget(
+    classifier: Any, registry: Any, reference: np.ndarray
+) -> None:
+    monitor = ModelMonitor(
+        classifier,
+        registry=registry,
+        name="clf",
+        reference=reference,
+        window=400,
+        recompute_every=100,
+        dp_epsilon=1.0,
+        seed=1,
+    )
+    # 4 input histograms + 1 prediction histogram share epsilon = 1 per recomputation.
+    assert monitor.dp_epsilon_bound == 4.0  # ceil(400 / 100) recomputations per sample
+    tracker = monitor._drift
+    assert tracker is not None
+    sketch = drift.Histogram.fit(
+        np.random.default_rng(2).normal(size=(20000, 4)), bins=10
+    )  # ~2000 per inner bin: noise never reaches 0, so clipping plays no part
+    inner = (slice(None), slice(1, -1))
+    noise = np.concatenate(
+        [
+            (tracker._privatize(sketch, 1.0 / 5).counts - sketch.counts)[inner].ravel()
+            for _ in range(60)
+        ]
+    )
+    # Laplace(b) has mean |X| = b; b = sensitivity / epsilon = 1 / (1 / 5) = 5. Rounding
+    # to integers changes E|X| by under 0.02 at this scale.
+    assert abs(noise.mean()) < 0.3
+    assert np.abs(noise).mean() == pytest.approx(5.0, rel=0.05)
+
+
+def test_dp_needs_a_reference(classifier: Any, registry: Any) -> None:
+    with pytest.raises(ConfigError, match="dp_epsilon"):
+        ModelMonitor(classifier, registry=registry, dp_epsilon=1.0)
+    with pytest.raises(ConfigError, match="'dp_epsilon'"):
+        ModelMonitor(classifier, registry=registry, reference=np.zeros((50, 4)), dp_epsilon=-1.0)
