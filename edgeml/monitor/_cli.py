@@ -90,6 +90,8 @@ def _run(args: argparse.Namespace) -> int:
     options: dict[str, Any] = {"window": args.window}
     if args.recompute_every is not None:
         options["recompute_every"] = args.recompute_every
+    if args.dp_epsilon is not None:
+        options["dp_epsilon"] = args.dp_epsilon
     app = create_app(
         model,
         reference=reference,
@@ -134,12 +136,19 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     parser.add_argument(
         "--reference", help="reference inputs (.npy, or .npz with one array) for drift gauges"
     )
-    parser.add_argument("--host", default="127.0.0.1", help="address to bind (default: loopback)")
+    parser.add_argument(
+        "--host", default="127.0.0.1", help="address to bind (default: 127.0.0.1, loopback only)"
+    )
     parser.add_argument("--port", type=int, default=8000, help="port (default: 8000)")
     parser.add_argument("--name", help="value of the 'model' metric label (default: file stem)")
     parser.add_argument("--window", type=int, default=1000, help="samples in the drift window")
     parser.add_argument(
         "--recompute-every", type=int, help="recompute drift after this many samples"
+    )
+    parser.add_argument(
+        "--dp-epsilon",
+        type=float,
+        help="release drift histograms with this much differential privacy per recompute",
     )
     parser.add_argument(
         "--max-body-bytes", type=int, default=16 * 1024 * 1024, help="largest request body"

@@ -1,0 +1,52 @@
+"""``edgeml serve`` argument handling and reference files (the server itself runs in
+test_prometheus_integration.py)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from edgeml.cli import main
+from edgeml.errors import DataError
+from edgeml.monitor._cli import load_reference
+
+
+def test_serve_is_listed_in_help(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        main(["serve", "--help"])
+    out = capsys.readouterr().out
+    assert "--reference" in out
+    assert "127.0.0.1" in out
+
+
+def test_missing_model_is_a_clear_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    pytest.importorskip("uvicorn")
+    assert main(["serve", str(tmp_path / "missing.tflite")]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("edgeml: error:")
+    assert "missing.tflite" in err
+
+
+def test_bad_reference_is_a_clear_error(
+    tmp_path: Path, classifier_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    pytest.importorskip("uvicorn")
+    (tmp_path / "ref.npy").write_bytes(b"not numpy")
+    code = main(["serve", str(classifier_path), "--reference", str(tmp_path / "ref.npy")])
+    assert code == 1
+    assert "Cannot read the reference file" in capsys.readouterr().err
+
+
+def test_reference_files(tmp_path: Path) -> None:
+    array = np.arange(12.0).reshape(6, 2)
+    np.save(tmp_path / "a.npy", array)
+    np.testing.assert_array_equal(load_reference(tmp_path / "a.npy"), array)
+    np.savez(tmp_path / "one.npz", anything=array)
+    np.testing.assert_array_equal(load_reference(tmp_path / "one.npz"), array)
+    np.savez(tmp_path / "two.npz", a=array, b=array)
+    with pytest.raises(DataError, match="one called 'x'"):
+        load_reference(tmp_path / "two.npz")
+    np.savez(tmp_path / "named.npz", reference=array, labels=np.zeros(6))
+    np.testing.assert_array_equal(load_reference(tmp_path / "named.npz"), array)
