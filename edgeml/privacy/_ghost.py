@@ -188,6 +188,18 @@ def _chunked(
     return tf.reshape(out, [-1])[:batch]
 
 
+# Per-example squared norms, and optionally a direct way to get the clipped sum from
+# per-example gradients already materialised (``factors -> {id(weight): gradient}``).
+_Norms = tuple[tf.Tensor, Callable[[tf.Tensor], dict[int, tf.Tensor]] | None]
+
+
+def _use_gram(t: int | None, d: int | None, p: int | None) -> bool:
+    """Whether Gram matrices over ``t`` positions beat materialising ``(d, p)`` gradients."""
+    if t is None or d is None or p is None:
+        return False
+    return t * t * (d + p) < t * d * p
+
+
 def _outer_sq_norms(a: tf.Tensor, g: tf.Tensor) -> tf.Tensor:
     """Squared Frobenius norms of ``a_i^T g_i`` for ``a: (B, T, d)`` and ``g: (B, T, p)``.
 
@@ -197,7 +209,7 @@ def _outer_sq_norms(a: tf.Tensor, g: tf.Tensor) -> tf.Tensor:
     t, d, p = a.shape[1], a.shape[2], g.shape[2]
     if t is not None and d is not None and p is not None and t == 1:
         return tf.reduce_sum(tf.square(a[:, 0]), 1) * tf.reduce_sum(tf.square(g[:, 0]), 1)
-    if t is not None and d is not None and p is not None and t * t * (d + p) < t * d * p:
+    if _use_gram(t, d, p):
         gram_a = tf.matmul(a, a, transpose_b=True)
         gram_g = tf.matmul(g, g, transpose_b=True)
         return tf.reduce_sum(gram_a * gram_g, axis=[1, 2])
@@ -205,7 +217,7 @@ def _outer_sq_norms(a: tf.Tensor, g: tf.Tensor) -> tf.Tensor:
     return tf.reduce_sum(tf.square(per_example), axis=[1, 2])
 
 
-def _dense_sq_norms(plan: LayerPlan, g: tf.Tensor, chunk_size: int | None) -> tf.Tensor:
+def _dense_sq_norms(plan: LayerPlan, g: tf.Tensor, chunk_size: int | None) -> _Norms:
     layer = plan.layer
     a = tf.cast(plan.record.inputs, g.dtype)
     batch = tf.shape(g)[0]
@@ -213,15 +225,60 @@ def _dense_sq_norms(plan: LayerPlan, g: tf.Tensor, chunk_size: int | None) -> tf
         norms = tf.reduce_sum(tf.square(a), 1) * tf.reduce_sum(tf.square(g), 1)
         if layer.use_bias:
             norms += tf.reduce_sum(tf.square(g), 1)
-        return norms
+        return norms, None
     a3, g3 = _rows(a, batch), _rows(g, batch)
     norms = _chunked(_outer_sq_norms, [a3, g3], chunk_size)
     if layer.use_bias:
         norms += tf.reduce_sum(tf.square(tf.reduce_sum(g3, 1)), 1)
-    return norms
+    return norms, None
 
 
-def _conv_sq_norms(plan: LayerPlan, g: tf.Tensor, chunk_size: int | None) -> tf.Tensor:
+def _patches(
+    a: tf.Tensor,
+    size: tuple[int, int],
+    strides: tuple[int, int],
+    rates: tuple[int, int],
+    padding: str,
+) -> tf.Tensor:
+    """Image patches ``(B, out_h, out_w, kh * kw * channels)`` in the kernel's order.
+
+    Built from ``kh * kw`` strided slices, which is several times faster on CPU than
+    ``tf.image.extract_patches`` (used only when the spatial size is unknown).
+    """
+    (kh, kw), (sh, sw), (dh, dw) = size, strides, rates
+    height, width = a.shape[1], a.shape[2]
+    if height is None or width is None:
+        return tf.image.extract_patches(
+            a,
+            sizes=[1, kh, kw, 1],
+            strides=[1, sh, sw, 1],
+            rates=[1, dh, dw, 1],
+            padding=padding,
+        )
+    span_h, span_w = (kh - 1) * dh + 1, (kw - 1) * dw + 1
+    if padding == "SAME":
+        out_h, out_w = -(-height // sh), -(-width // sw)
+        pad_h = max((out_h - 1) * sh + span_h - height, 0)
+        pad_w = max((out_w - 1) * sw + span_w - width, 0)
+        a = tf.pad(
+            a, [[0, 0], [pad_h // 2, pad_h - pad_h // 2], [pad_w // 2, pad_w - pad_w // 2], [0, 0]]
+        )
+    else:
+        out_h, out_w = (height - span_h) // sh + 1, (width - span_w) // sw + 1
+    slices = [
+        a[
+            :,
+            i * dh : i * dh + (out_h - 1) * sh + 1 : sh,
+            j * dw : j * dw + (out_w - 1) * sw + 1 : sw,
+            :,
+        ]
+        for i in range(kh)
+        for j in range(kw)
+    ]
+    return slices[0] if len(slices) == 1 else tf.concat(slices, axis=-1)
+
+
+def _conv_sq_norms(plan: LayerPlan, g: tf.Tensor, chunk_size: int | None) -> _Norms:
     layer = plan.layer
     a = tf.cast(plan.record.inputs, g.dtype)
     kh, kw = layer.kernel_size
@@ -229,25 +286,37 @@ def _conv_sq_norms(plan: LayerPlan, g: tf.Tensor, chunk_size: int | None) -> tf.
     dh, dw = layer.dilation_rate
     batch = tf.shape(g)[0]
     padding = str(layer.padding).upper()
+    g3 = _rows(g, batch)
+    bias_sq = tf.reduce_sum(tf.square(tf.reduce_sum(g3, 1)), 1) if layer.use_bias else 0.0
+
+    if chunk_size is None and not _use_gram(g3.shape[1], a.shape[-1] * kh * kw, g.shape[-1]):
+        # Materialise the per-example kernel gradients (small for conv kernels) and reuse
+        # them for the clipped sum: this replaces the layer's filter backprop.
+        patches = _rows(_patches(a, (kh, kw), (sh, sw), (dh, dw), padding), batch)
+        per_example = tf.matmul(patches, g3, transpose_a=True)  # (B, kh*kw*cin, cout)
+        norms = tf.reduce_sum(tf.square(per_example), axis=[1, 2]) + bias_sq
+
+        def clipped_sum(factors: tf.Tensor) -> dict[int, tf.Tensor]:
+            out = {
+                id(layer.kernel): tf.reshape(
+                    tf.tensordot(factors, per_example, 1), tf.shape(layer.kernel)
+                )
+            }
+            if layer.use_bias:
+                out[id(layer.bias)] = tf.tensordot(factors, tf.reduce_sum(g3, 1), 1)
+            return out
+
+        return norms, clipped_sum
 
     def norms_of(a_part: tf.Tensor, g_part: tf.Tensor) -> tf.Tensor:
-        patches = tf.image.extract_patches(
-            a_part,
-            sizes=[1, kh, kw, 1],
-            strides=[1, sh, sw, 1],
-            rates=[1, dh, dw, 1],
-            padding=padding,
-        )
+        patches = _patches(a_part, (kh, kw), (sh, sw), (dh, dw), padding)
         rows = tf.shape(g_part)[0]
         return _outer_sq_norms(_rows(patches, rows), _rows(g_part, rows))
 
-    norms = _chunked(norms_of, [a, g], chunk_size)
-    if layer.use_bias:
-        norms += tf.reduce_sum(tf.square(tf.reduce_sum(_rows(g, batch), 1)), 1)
-    return norms
+    return _chunked(norms_of, [a, g], chunk_size) + bias_sq, None
 
 
-def _embedding_sq_norms(plan: LayerPlan, g: tf.Tensor, chunk_size: int | None) -> tf.Tensor:
+def _embedding_sq_norms(plan: LayerPlan, g: tf.Tensor, chunk_size: int | None) -> _Norms:
     batch = tf.shape(g)[0]
     ids = tf.reshape(tf.cast(plan.record.inputs, tf.int64), tf.stack([batch, -1]))
     g3 = _rows(g, batch)
@@ -257,10 +326,10 @@ def _embedding_sq_norms(plan: LayerPlan, g: tf.Tensor, chunk_size: int | None) -
         gram = tf.matmul(g_part, g_part, transpose_b=True)
         return tf.reduce_sum(same * gram, axis=[1, 2])
 
-    return _chunked(norms_of, [ids, g3], chunk_size)
+    return _chunked(norms_of, [ids, g3], chunk_size), None
 
 
-def _fallback_sq_norms(plan: LayerPlan, g: tf.Tensor, chunk_size: int | None) -> tf.Tensor:
+def _fallback_sq_norms(plan: LayerPlan, g: tf.Tensor, chunk_size: int | None) -> _Norms:
     layer, record = plan.layer, plan.record
     call = type(layer).call.__get__(layer)  # the unpatched call
     weights = layer.trainable_weights
@@ -280,7 +349,7 @@ def _fallback_sq_norms(plan: LayerPlan, g: tf.Tensor, chunk_size: int | None) ->
     def norms_of(x_part: tf.Tensor, g_part: tf.Tensor) -> tf.Tensor:
         return tf.vectorized_map(one, (x_part, g_part), fallback_to_while_loop=True)
 
-    return _chunked(norms_of, [record.inputs, g], chunk_size)
+    return _chunked(norms_of, [record.inputs, g], chunk_size), None
 
 
 _NORMS = {
@@ -381,12 +450,18 @@ def clipped_gradient_sum(
     outputs = [tf.convert_to_tensor(p.record.outputs) for p in plans]
     output_grads = tape.gradient(total, outputs, unconnected_gradients=tf.UnconnectedGradients.ZERO)
     squared = tf.zeros_like(losses)
+    direct = []
     for plan, g in zip(plans, output_grads, strict=True):
-        squared += tf.cast(_NORMS[plan.kind](plan, g, chunk_size), squared.dtype)
+        layer_squared, clipped_sum = _NORMS[plan.kind](plan, g, chunk_size)
+        squared += tf.cast(layer_squared, squared.dtype)
+        direct.append(clipped_sum)
     norms = tf.sqrt(squared)
     factors = tf.minimum(1.0, l2_norm_clip / tf.maximum(norms, 1e-12))
     by_id: dict[int, tf.Tensor] = {}
-    for plan, z, g in zip(plans, outputs, output_grads, strict=True):
+    for plan, z, g, clipped_sum in zip(plans, outputs, output_grads, direct, strict=True):
+        if clipped_sum is not None:
+            by_id.update(clipped_sum(tf.cast(factors, g.dtype)))
+            continue
         weighted = g * tf.reshape(tf.cast(factors, g.dtype), [-1] + [1] * (len(g.shape) - 1))
         weights = plan.layer.trainable_weights
         grads = tape.gradient(

@@ -406,15 +406,27 @@ def _noisy_average(
     expected_batch_size: float,
     generator: Any,
 ) -> list[Any]:
-    """Add ``N(0, (sigma C)^2)`` noise to each summed gradient and divide by the batch."""
-    std = noise_multiplier * l2_norm_clip
-    out = []
-    for grad in gradients:
-        noisy = grad
-        if std > 0:
-            noisy = grad + generator.normal(tf.shape(grad), stddev=std, dtype=grad.dtype)
-        out.append(noisy / expected_batch_size)
-    return out
+    """Add ``N(0, (sigma C)^2)`` noise to each summed gradient and divide by the batch.
+
+    All the noise comes from one draw (one op instead of one per weight).
+    """
+    scale = 1.0 / expected_batch_size
+    std = noise_multiplier * l2_norm_clip * scale
+    if std == 0:
+        return [grad * scale for grad in gradients]
+    shapes = [grad.shape for grad in gradients]
+    if not all(shape.is_fully_defined() for shape in shapes):
+        return [
+            grad * scale + generator.normal(tf.shape(grad), stddev=std, dtype=grad.dtype)
+            for grad in gradients
+        ]
+    sizes = [shape.num_elements() for shape in shapes]
+    noise = generator.normal([sum(sizes)], stddev=std, dtype=gradients[0].dtype)
+    pieces = tf.split(noise, sizes)
+    return [
+        grad * scale + tf.reshape(tf.cast(piece, grad.dtype), shape)
+        for grad, piece, shape in zip(gradients, pieces, shapes, strict=True)
+    ]
 
 
 def _make_train_step(
