@@ -36,7 +36,7 @@ __all__ = ["IO_TYPES", "QUANTIZATION_MODES", "convert"]
 
 logger = logging.getLogger("edgeml.conversion")
 
-Quantization = Literal["dynamic", "int8", "float16", "int16x8"]
+Quantization = Literal["dynamic", "int8", "float16", "int16x8", "int4-weights"]
 IO = Literal["float", "int8", "uint8", "int16"]
 
 #: Quantization modes and what they do.
@@ -46,6 +46,7 @@ QUANTIZATION_MODES: dict[str, str] = {
     "float16": "float16 weights, float32 compute",
     "int8": "int8 weights and activations, calibrated on representative data",
     "int16x8": "int8 weights, int16 activations (more precise), calibrated",
+    "int4-weights": "int4 per-channel weights, float activations (ai-edge-quantizer)",
 }
 #: Allowed ``io`` values per quantization mode.
 IO_TYPES: dict[str, tuple[str, ...]] = {
@@ -54,6 +55,7 @@ IO_TYPES: dict[str, tuple[str, ...]] = {
     "float16": ("float",),
     "int8": ("float", "int8", "uint8"),
     "int16x8": ("float", "int16"),
+    "int4-weights": ("float",),
 }
 _QAT_LAYERS = frozenset({"QuantizeWrapper", "QuantizeWrapperV2", "QuantizeLayer"})
 _STRIPPABLE = frozenset({"PruneLowMagnitude", "ClusterWeights", "ClusterWeightsMHA"})
@@ -107,6 +109,21 @@ def _validate(
     return mode
 
 
+def _int4_weights(model_bytes: bytes) -> bytes:
+    """Quantize a float model's weights to int4 with ai-edge-quantizer (weight-only)."""
+    quantizer = require(
+        "ai_edge_quantizer.quantizer",
+        extra="quantizer",
+        feature="quantization='int4-weights'",
+    )
+    recipes = require(
+        "ai_edge_quantizer.recipe", extra="quantizer", feature="quantization='int4-weights'"
+    )
+    engine = quantizer.Quantizer(model_bytes, recipes.weight_only_wi4_afp32())
+    result = engine.quantize(enable_progress_report=False)
+    return bytes(result.quantized_model)
+
+
 def _make_converter(tf: Any, model: Any, kind: Kind, signature_key: str | None) -> Any:
     lite = tf.lite.TFLiteConverter
     if kind in ("keras", "tf_keras"):
@@ -131,7 +148,7 @@ def _configure(
 ) -> None:
     ops = tf.lite.OpsSet
     supported = [ops.TFLITE_BUILTINS]
-    if mode != "none":
+    if mode not in ("none", "int4-weights"):  # int4 starts from the float model
         converter.optimizations = [tf.lite.Optimize.DEFAULT]
     if mode == "float16":
         converter.target_spec.supported_types = [tf.float16]
@@ -247,10 +264,12 @@ def convert(
         at least once), a SavedModel directory, a ``tf.function`` with an
         ``input_signature``, or a concrete function. tf-keras models from
         :func:`prune` / :func:`cluster` are stripped of their wrappers first.
-    quantization : {None, "dynamic", "float16", "int8", "int16x8"}, default None
-        See ``QUANTIZATION_MODES``. ``"int8"`` and ``"int16x8"`` need
-        ``representative_data`` (except a quantization-aware trained model with
-        ``"int8"``, whose ranges were learned).
+    quantization : {None, "dynamic", "float16", "int8", "int16x8", "int4-weights"}
+        See ``QUANTIZATION_MODES``; default None (float32). ``"int8"`` and
+        ``"int16x8"`` need ``representative_data`` (except a quantization-aware trained
+        model with ``"int8"``, whose ranges were learned). ``"int4-weights"`` stores
+        weights as int4 (per output channel) with float compute, through
+        ai-edge-quantizer (``pip install ai-edge-quantizer``).
     representative_data : array, sequence of arrays, tf.data.Dataset, generator, optional
         Inputs used to calibrate ranges: training samples without labels (``(x, y)``
         elements are accepted; labels are ignored). Batched or single samples.
@@ -303,6 +322,8 @@ def convert(
     classes = set(layer_classes(model)) if kind in ("keras", "tf_keras") else set()
     is_qat = bool(classes & _QAT_LAYERS)
     mode = _validate(quantization, io, num_calibration_samples, representative_data, is_qat)
+    if mode == "int4-weights":
+        require("ai_edge_quantizer", extra="quantizer", feature="quantization='int4-weights'")
     tf = require("tensorflow", extra="tf", feature="Model conversion")
     if classes & _STRIPPABLE:
         from edgeml.conversion.optimize import strip
@@ -339,6 +360,8 @@ def convert(
             model_bytes = bytes(converter.convert())
         except Exception as exc:
             raise _conversion_error(exc, mode) from exc
+        if mode == "int4-weights":
+            model_bytes = _int4_weights(model_bytes)
     seconds = time.perf_counter() - start
     report = analyze(model_bytes)
     warnings = _check_result(report, mode, io, allow_flex)

@@ -89,14 +89,26 @@ def test_dynamic_mode_computes_in_float(converted: Any) -> None:
     assert report.weight_dtypes.get("int8", 0) == 1
 
 
-def test_cnn_int8_keeps_accuracy(cnn: Any, digits: Any) -> None:
+@pytest.mark.parametrize(("mode", "io", "tolerance", "io_dtype", "weight_dtype"), MODES[::2])
+def test_cnn_modes_keep_accuracy(
+    cnn: Any,
+    digits: Any,
+    mode: Any,
+    io: str,
+    tolerance: float,
+    io_dtype: str,
+    weight_dtype: str,
+) -> None:
     x_train, x_test = digits.images(digits.x_train), digits.images(digits.x_test)
-    tfl = convert(cnn, quantization="int8", representative_data=x_train, io="int8")
+    data = x_train if mode in ("int8", "int16x8") else None
+    tfl = convert(cnn, quantization=mode, representative_data=data, io=io)
     reference = float_accuracy(cnn, x_test, digits.y_test)
     assert reference > 0.9
-    assert tfl.evaluate(x_test, digits.y_test) >= reference - 0.02
+    assert tfl.evaluate(x_test, digits.y_test) >= reference - tolerance - 1e-12
     assert {"CONV_2D", "MAX_POOL_2D", "FULLY_CONNECTED"} <= set(tfl.report.op_counts)
     assert tfl.report.inputs[0].shape == (-1, 8, 8, 1)
+    assert tfl.report.inputs[0].dtype == io_dtype
+    assert weight_dtype in tfl.report.weight_dtypes
 
 
 def test_edgeml_metadata_entry(converted: Any) -> None:
@@ -279,3 +291,47 @@ def test_nan_output_is_reported() -> None:
 
     tfl = convert(broken)
     assert any("NaN" in w for w in tfl.report.warnings)
+
+
+def test_multi_input_model_with_list_data() -> None:
+    import keras
+
+    keras.utils.set_random_seed(4)
+    left, right = keras.Input((3,), name="left"), keras.Input((5,), name="right")
+    joined = keras.layers.Concatenate()([left, right])
+    model = keras.Model([left, right], keras.layers.Dense(2, name="out")(joined))
+    rng = np.random.default_rng(4)
+    x = [rng.normal(size=(64, 3)).astype(np.float32), rng.normal(size=(64, 5)).astype(np.float32)]
+    tfl = convert(model, quantization="int8", representative_data=x)
+    assert sorted(t.shape for t in tfl.report.inputs) == [(-1, 3), (-1, 5)]
+    with pytest.raises(DataError, match="2 input"):
+        convert(model, quantization="int8", representative_data=[x[0]])
+
+
+def test_long_calibration_logs_progress(
+    mlp: Any, digits: Any, caplog: Any, monkeypatch: Any
+) -> None:
+    import logging
+
+    from edgeml.conversion import _calibration
+
+    monkeypatch.setattr(_calibration, "_PROGRESS_SECONDS", 0.0)  # every sample counts as "long"
+    with caplog.at_level(logging.INFO, logger="edgeml.conversion"):
+        convert(mlp, quantization="int8", representative_data=digits.x_train[:10])
+    progress = [r.getMessage() for r in caplog.records if "Calibrating" in r.getMessage()]
+    assert progress
+    assert progress[-1].startswith("Calibrating: 10/10 samples")
+
+
+def test_int4_weights_through_ai_edge_quantizer(mlp: Any, digits: Any) -> None:
+    pytest.importorskip("ai_edge_quantizer")
+    tfl = convert(mlp, quantization="int4-weights")
+    report = tfl.report
+    assert report.mode == "int4-weights"
+    assert "int4" in report.weight_dtypes
+    assert [t.dtype for t in report.inputs + report.outputs] == ["float32", "float32"]
+    # int4 weights: smaller than int8 dynamic, accuracy within 0.03 of float
+    assert report.bytes < convert(mlp, quantization="dynamic").report.bytes
+    reference = float_accuracy(mlp, digits.x_test, digits.y_test)
+    assert tfl.evaluate(digits.x_test, digits.y_test) >= reference - 0.03
+    assert read_metadata(tfl.bytes)["edgeml"]["weights_sha256"] == weights_sha256(tfl.bytes)
