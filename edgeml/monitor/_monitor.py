@@ -207,6 +207,10 @@ class ModelMonitor:
     concept_detector : object or None, default "ddm"
         Detector fed the 0/1 error stream: ``"ddm"`` for :class:`edgeml.drift.DDM`, any
         object with ``update(x)`` and ``drift_detected``, or ``None``.
+    is_error : callable, optional
+        ``is_error(predicted, label) -> bool`` for the delayed-label join; default
+        ``predicted != label`` (classification). For regression, e.g.
+        ``lambda p, y: abs(p - y) > 0.5`` with ``decision=lambda out: out[:, 0]``.
     dp_epsilon : float, optional
         Release the window's histograms with differential privacy before computing
         drift: each recomputation adds Laplace noise to every input and prediction
@@ -240,6 +244,7 @@ class ModelMonitor:
         max_pending: int = 100_000,
         label_window: int = 1000,
         concept_detector: ErrorStreamDetector | str | None = "ddm",
+        is_error: Callable[[Any, Any], bool] | None = None,
         dp_epsilon: float | None = None,
         seed: int | np.random.Generator | None = None,
         clock: Callable[[], float] | None = None,
@@ -278,6 +283,7 @@ class ModelMonitor:
             max_pending=max_pending,
             window=label_window,
             detector=detector,
+            is_error=is_error,
             clock=clock,
         )
         self._drift: DriftTracker | None = None

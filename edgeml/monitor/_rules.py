@@ -79,11 +79,14 @@ def _selector(matchers: dict[str, str], **regex: str) -> str:
 def _rule(
     alert: str, expr: str, severity: str, duration: str, summary: str, description: str
 ) -> dict[str, Any]:
+    # "family" names the alert without its tier, so Alertmanager can silence a warning
+    # while the critical alert of the same family and model fires.
+    family = alert.removeprefix("EdgeML").removesuffix("Warning").removesuffix("Critical")
     return {
         "alert": alert,
         "expr": expr,
         "for": duration,
-        "labels": {"severity": severity},
+        "labels": {"severity": severity, "family": family},
         "annotations": {"summary": summary, "description": description},
     }
 

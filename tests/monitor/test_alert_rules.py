@@ -38,6 +38,10 @@ def test_rules_parse_as_yaml_with_two_tiers_for_each_family() -> None:
     for family in ("InputDrift", "PredictionDrift", "AccuracyDrop", "HighLatency", "HighErrorRate"):
         assert {f"EdgeML{family}Warning", f"EdgeML{family}Critical"} <= names
     tiers = {rule["alert"]: (rule["labels"]["severity"], rule["for"]) for rule in rules}
+    assert {rule["labels"]["family"] for rule in rules} == {
+        "InputDrift", "PredictionDrift", "AccuracyDrop", "HighLatency", "HighErrorRate",
+        "LabelsMissing", "ConceptDrift",
+    }  # fmt: skip
     assert tiers["EdgeMLInputDriftWarning"] == ("warning", "30m")
     assert tiers["EdgeMLInputDriftCritical"] == ("critical", "10m")
 
@@ -98,7 +102,12 @@ def test_tiers_fire_after_their_for_durations(tmp_path: Path) -> None:
                         "alertname": "EdgeMLInputDriftCritical",
                         "exp_alerts": [
                             _alert(
-                                {**m, "feature": "bmi", "severity": "critical"},
+                                {
+                                    **m,
+                                    "feature": "bmi",
+                                    "severity": "critical",
+                                    "family": "InputDrift",
+                                },
                                 "Input feature bmi of m drifted",
                                 f"{psi_warning} = 0.400 on the sliding window against the "
                                 "reference (threshold 0.25).",
@@ -110,7 +119,12 @@ def test_tiers_fire_after_their_for_durations(tmp_path: Path) -> None:
                         "alertname": "EdgeMLInputDriftWarning",
                         "exp_alerts": [
                             _alert(
-                                {**m, "feature": feature, "severity": "warning"},
+                                {
+                                    **m,
+                                    "feature": feature,
+                                    "severity": "warning",
+                                    "family": "InputDrift",
+                                },
                                 f"Input feature {feature} of m drifted",
                                 f"psi = {value} on the sliding window against the "
                                 "reference (threshold 0.1).",
@@ -137,7 +151,7 @@ def test_tiers_fire_after_their_for_durations(tmp_path: Path) -> None:
                         "alertname": "EdgeMLAccuracyDropWarning",
                         "exp_alerts": [
                             _alert(
-                                {**m, "severity": "warning"},
+                                {**m, "severity": "warning", "family": "AccuracyDrop"},
                                 "Accuracy of m dropped",
                                 "Accuracy on recent ground-truth labels is 0.850 (threshold 0.9).",
                             )
@@ -162,7 +176,7 @@ def test_tiers_fire_after_their_for_durations(tmp_path: Path) -> None:
                         "alertname": "EdgeMLHighErrorRateCritical",
                         "exp_alerts": [
                             _alert(
-                                {**m, "severity": "critical"},
+                                {**m, "severity": "critical", "family": "HighErrorRate"},
                                 "Requests to m are failing",
                                 "10% of requests failed (threshold 0.05).",
                             )
@@ -188,7 +202,7 @@ def test_tiers_fire_after_their_for_durations(tmp_path: Path) -> None:
                         "alertname": "EdgeMLHighLatencyCritical",
                         "exp_alerts": [
                             _alert(
-                                {**m, "severity": "critical"},
+                                {**m, "severity": "critical", "family": "HighLatency"},
                                 "Prediction latency of m is high",
                                 # histogram_quantile interpolates 1 + 0.99 * 1.5 = 2.485 s.
                                 "p99 latency is 2.485s (threshold 1 s).",
