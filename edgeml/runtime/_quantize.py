@@ -8,7 +8,9 @@ quantized-I/O model through it gives the same numbers as the same model converte
 float I/O (tested). Everything is prepared once per tensor: for per-tensor quantization
 small inputs are quantized with one binary search over the exact float32 thresholds
 between integer levels (found by bisection of the arithmetic definition, so both agree
-bit for bit), and outputs are dequantized with a lookup table indexed by the raw bytes.
+bit for bit), larger ones arithmetically in float32 and int32 in cache-sized blocks,
+and outputs are dequantized with a lookup table indexed by the raw bytes. Inputs must
+be finite (NaN has no integer value; ``EdgeModel.predict`` rejects it first).
 
 Examples
 --------
@@ -28,6 +30,9 @@ import numpy as np
 from numpy.typing import DTypeLike, NDArray
 
 __all__ = ["AffineQuantizer", "dequantize", "quantize"]
+
+_JUST_BELOW_HALF = np.float32(0.5) - np.float32(2.0**-25)
+_BLOCK = 1 << 16
 
 
 class AffineQuantizer:
@@ -52,15 +57,15 @@ class AffineQuantizer:
     """
 
     __slots__ = (
-        "_hi",
         "_levels",
-        "_lo",
         "_scale",
         "_table",
         "_thresholds",
         "_unsigned",
+        "_vhi",
+        "_vlo",
         "_zp32",
-        "_zp64",
+        "_zp_int",
         "dtype",
     )
 
@@ -71,13 +76,11 @@ class AffineQuantizer:
         self.dtype = np.dtype(dtype)
         info = np.iinfo(self.dtype)
         self._scale = np.float32(scale) if np.ndim(scale) == 0 else np.asarray(scale, np.float32)
-        if np.ndim(zero_point) == 0:
-            self._zp64: Any = np.float64(zero_point)
-            self._zp32: Any = np.float32(zero_point)
-        else:
-            self._zp64 = np.asarray(zero_point, np.float64)
-            self._zp32 = np.asarray(zero_point, np.float32)
-        self._lo, self._hi = np.float64(info.min), np.float64(info.max)
+        zero = np.asarray(zero_point, dtype=np.int64)
+        self._zp_int: Any = zero.astype(np.int32)
+        self._zp32: Any = zero.astype(np.float32)
+        self._vlo: Any = (info.min - zero).astype(np.float32)
+        self._vhi: Any = (info.max - zero).astype(np.float32)
         self._thresholds: NDArray[np.float32] | None = None
         self._table: NDArray[np.float32] | None = None
         if np.ndim(scale) == 0 and self.dtype.itemsize <= 2:
@@ -107,16 +110,28 @@ class AffineQuantizer:
         return self._quantize_arithmetic(x)
 
     def _quantize_arithmetic(self, x: NDArray[np.float32]) -> NDArray[Any]:
+        if x.size <= _BLOCK or self._vlo.ndim:
+            return self._quantize_block(x)
+        # Cache-sized blocks: several passes over a block that stays in cache are much
+        # faster than several passes over a large array.
+        flat = np.ascontiguousarray(x).reshape(-1)
+        out = np.empty(flat.size, dtype=self.dtype)
+        for start in range(0, flat.size, _BLOCK):
+            out[start : start + _BLOCK] = self._quantize_block(flat[start : start + _BLOCK])
+        return out.reshape(x.shape)
+
+    def _quantize_block(self, x: NDArray[np.float32]) -> NDArray[Any]:
         ratio = np.divide(x, self._scale)
-        # |v| + 0.5 is exact in float64 for every float32 v that is not already an
-        # integer, so trunc(v + copysign(0.5, v)) rounds half away from zero exactly.
-        wide = ratio.astype(np.float64)
-        wide += np.copysign(0.5, wide)
-        np.trunc(wide, out=wide)
-        wide += self._zp64
-        np.maximum(wide, self._lo, out=wide)
-        np.minimum(wide, self._hi, out=wide)
-        return wide.astype(self.dtype)
+        # Saturating first is exact (rounding is monotone and the bounds are integers)
+        # and keeps every value small enough for int32.
+        np.maximum(ratio, self._vlo, out=ratio)
+        np.minimum(ratio, self._vhi, out=ratio)
+        # v + copysign(0.5 - 2**-25, v) truncated toward zero rounds float32 v half away
+        # from zero exactly: adding 0.5 itself can round 0.49999997 up to 1.
+        ratio += np.copysign(_JUST_BELOW_HALF, ratio)
+        rounded = ratio.astype(np.int32)
+        rounded += self._zp_int
+        return rounded.astype(self.dtype)
 
     def dequantize(self, q: NDArray[Any]) -> NDArray[np.float32]:
         """Map integers to float32: ``scale * (q - zero_point)``.
