@@ -85,22 +85,25 @@ _REASONS = {
 }
 
 _OCTET = r"(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)"
-# The leading lookahead is the prefilter: the engine only tries the branches at positions
-# that can start one (a digit, '+', '(', ':', '@', two capitals and a digit, or a hex group
-# and a colon), which makes the scan about five times faster on ordinary text. Emails are
-# matched from their '@' and extended to the left in Python (see ``_email_start``).
+# Candidates are found by three scans whose first step the regex engine can do fast:
+# - _CANDIDATES starts with a lookahead that admits only positions holding a digit, '+',
+#   '(' or '@', so every other position is rejected after one test. Emails are matched
+#   from their '@' and extended to the left in Python (see ``_email_start``).
+# - _IBAN starts with a character class, which lets the engine skip to capital letters.
+# - IPv6 addresses are grown in Python around each ':' (rare in ordinary text).
+# Only candidates are then validated; overlapping spans keep the leftmost, longest one.
 _CANDIDATES = re.compile(
-    r"(?=[\d+(:@]|[A-Z]{2}\d|[0-9A-Fa-f]{1,4}:)(?:"
+    r"(?=[\d+(@])(?:"
     r"(?P<email>@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}(?![\w-]))"
-    r"|(?P<iban>\b[A-Z]{2}\d{2}(?:[ ]?[A-Z0-9]{4}){2,7}(?:[ ]?[A-Z0-9]{1,3})?\b)"
     r"|(?P<ipv4>(?<![\d.])" + _OCTET + r"(?:\." + _OCTET + r"){3}(?![\d.]|\.\d))"
-    r"|(?P<ipv6>(?<![\w:])(?:[0-9A-Fa-f]{0,4}:){2,7}[0-9A-Fa-f]{0,4}(?![\w:]))"
     r"|(?P<gps>(?<![\d.])[-+]?\d{1,3}\.\d{3,}[ \t]*,[ \t]*[-+]?\d{1,3}\.\d{3,}(?![\d.]))"
     r"|(?P<date>(?<![\d./-])(?:\d{4}-\d{2}-\d{2}|\d{1,2}[./]\d{1,2}[./]\d{4})(?![\d./-]))"
     r"|(?P<ssn>(?<![\d-])\d{3}-\d{2}-\d{4}(?![\d-]))"
     r"|(?P<number>(?<![\w+])\+?\(?\d[\d \t\-.()/]{5,24}\d(?!\w))"
     r")"
 )
+_IBAN = re.compile(r"[A-Z][A-Z]\d\d(?:[ ]?[A-Z0-9]{4}){2,7}(?:[ ]?[A-Z0-9]{1,3})?\b")
+_IPV6_CHARS = frozenset("0123456789abcdefABCDEF:.")
 _EMAIL_LOCAL = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._%+-")
 _PHONE_E164 = re.compile(r"\+[1-9][\d \-.()]{6,20}")
 _PHONE_NATIONAL = (
@@ -327,12 +330,8 @@ def _email_start(text: str, at: int) -> int:
 
 def _validate(kind: str, text: str, joined: str, start: int, birth_column: bool) -> str | None:
     """Return the detailed type of a candidate, or ``None`` if it fails validation."""
-    if kind == "iban":
-        return "iban" if _iban_ok(text) else None
     if kind == "ipv4":
         return "ipv4" if _ip_ok(text, 4) else None
-    if kind == "ipv6":
-        return "ipv6" if _ip_ok(text, 6) else None
     if kind == "gps":
         return "gps" if _gps_ok(text) else None
     if kind == "ssn":
@@ -361,6 +360,60 @@ def _as_text_list(values: np.ndarray) -> list[str] | None:
     if str not in kinds:
         return None
     return items if kinds == {str} else [v if isinstance(v, str) else "" for v in items]
+
+
+def _ipv6_spans(text: str) -> list[tuple[int, int, str]]:
+    spans = []
+    position = text.find(":")
+    while position != -1:
+        start = end = position
+        while start > 0 and text[start - 1] in _IPV6_CHARS:
+            start -= 1
+        while end < len(text) and text[end] in _IPV6_CHARS:
+            end += 1
+        while end > start and text[end - 1] == ".":
+            end -= 1
+        token = text[start:end]
+        before = text[start - 1] if start else " "
+        after = text[end] if end < len(text) else " "
+        boundary = not (before.isalnum() or before == "_" or after.isalnum() or after == "_")
+        if boundary and token.count(":") >= 2 and _ip_ok(token, 6):
+            spans.append((start, end, "ipv6"))
+        position = text.find(":", max(end, position + 1))
+    return spans
+
+
+def _find_spans(text: str, birth_column: bool = False) -> list[tuple[int, int, str]]:
+    """Return validated ``(start, end, detailed type)`` spans in ``text``, non-overlapping.
+
+    ``text`` may hold many rows joined by newlines; no pattern crosses a newline.
+    """
+    spans: list[tuple[int, int, str]] = []
+    for match in _CANDIDATES.finditer(text):
+        kind = match.lastgroup
+        start = match.start()
+        if kind == "email":
+            start = _email_start(text, start)
+            detail: str | None = "email" if start < match.start() else None
+        else:
+            assert kind is not None
+            detail = _validate(kind, match.group(), text, start, birth_column)
+        if detail is not None:
+            spans.append((start, match.end(), detail))
+    for match in _IBAN.finditer(text):
+        start = match.start()
+        if start == 0 or not text[start - 1].isalnum():
+            # An IBAN-shaped string failing its checksum still hides the digits inside it
+            # from the other types (they are not a card number that happens to pass Luhn).
+            spans.append((start, match.end(), "iban" if _iban_ok(match.group()) else ""))
+    if ":" in text:
+        spans += _ipv6_spans(text)
+    spans.sort(key=lambda span: (span[0], -span[1]))
+    kept: list[tuple[int, int, str]] = []
+    for span in spans:
+        if not kept or span[0] >= kept[-1][1]:
+            kept.append(span)
+    return [span for span in kept if span[2]]
 
 
 def scan_values(
@@ -396,29 +449,14 @@ def scan_values(
     # Start offset of each row's text inside ``joined``.
     lengths = np.fromiter(map(len, texts), dtype=np.int64, count=len(texts)) + 1
     starts = np.concatenate(([0], np.cumsum(lengths)[:-1]))
-    spans: list[tuple[int, int, int]] = []
-    kinds: list[str] = []
-    for match in _CANDIDATES.finditer(joined):
-        kind = match.lastgroup
-        start = match.start()
-        if kind == "email":
-            start = _email_start(joined, start)
-            if start == match.start():
-                continue
-            detail: str | None = "email"
-        else:
-            assert kind is not None
-            detail = _validate(kind, match.group(), joined, start, birth_column)
-        if detail is not None:
-            spans.append((start, match.end(), 0))
-            kinds.append(detail)
+    spans = _find_spans(joined, birth_column)
     if not spans:
         return []
-    offsets = np.fromiter((s for s, _, _ in spans), dtype=np.int64, count=len(spans))
+    offsets = np.fromiter((start for start, _, _ in spans), dtype=np.int64, count=len(spans))
     rows = np.searchsorted(starts, offsets, side="right") - 1
     return [
-        (int(row), s - int(starts[row]), e - int(starts[row]), kind)
-        for row, (s, e, _), kind in zip(rows, spans, kinds, strict=True)
+        (int(row), start - int(starts[row]), end - int(starts[row]), kind)
+        for row, (start, end, kind) in zip(rows.tolist(), spans, strict=True)
     ]
 
 
