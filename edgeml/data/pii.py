@@ -103,6 +103,7 @@ _CANDIDATES = re.compile(
     r")"
 )
 _IBAN = re.compile(r"[A-Z][A-Z]\d\d(?:[ ]?[A-Z0-9]{4}){2,7}(?:[ ]?[A-Z0-9]{1,3})?\b")
+_NOT_DIGITS = str.maketrans("", "", " \t-.()/+")
 _IPV6_CHARS = frozenset("0123456789abcdefABCDEF:.")
 _EMAIL_LOCAL = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._%+-")
 _PHONE_E164 = re.compile(r"\+[1-9][\d \-.()]{6,20}")
@@ -309,7 +310,7 @@ def _date_ok(text: str) -> bool:
 
 
 def _classify_number(text: str) -> str | None:
-    digits = "".join(c for c in text if c.isdigit())
+    digits = text.translate(_NOT_DIGITS)  # a number candidate holds digits and these only
     card_shaped = 13 <= len(digits) <= 19 and (text.isdigit() or _CARD_SHAPE.fullmatch(text))
     if card_shaped and _luhn_ok(digits):
         return "credit_card"
