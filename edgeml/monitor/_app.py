@@ -126,14 +126,17 @@ def _to_batch(data: Any, shape: tuple[int | None, ...] | None, max_batch: int) -
         raise _ClientError(
             422, "'inputs' must be a rectangular array (all rows the same length)."
         ) from None
-    if array.dtype == object or not (
-        np.issubdtype(array.dtype, np.number) or array.dtype == np.bool_
+    if (
+        array.dtype == object
+        or np.issubdtype(array.dtype, np.complexfloating)
+        or not (np.issubdtype(array.dtype, np.number) or array.dtype == np.bool_)
     ):
         raise _ClientError(
             422,
             f"'inputs' must hold numbers only and be rectangular; got dtype {array.dtype}.",
         )
-    array = array.astype(np.float32)
+    with np.errstate(over="ignore", invalid="ignore"):  # too-large values become inf...
+        array = array.astype(np.float32)
     if array.size == 0:
         raise _ClientError(422, "'inputs' is empty: send at least one row.")
     if shape is not None:
@@ -154,8 +157,10 @@ def _to_batch(data: Any, shape: tuple[int | None, ...] | None, max_batch: int) -
             "per request. Split it into smaller requests.",
             kind="too_large",
         )
-    if not np.isfinite(array).all():
-        raise _ClientError(422, "'inputs' contains NaN or infinite values.")
+    if not np.isfinite(array).all():  # ...and are refused here
+        raise _ClientError(
+            422, "'inputs' contains NaN, infinite or too large (beyond float32) values."
+        )
     return array
 
 

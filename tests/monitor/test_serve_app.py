@@ -84,7 +84,8 @@ def test_npy_body_and_a_single_unbatched_sample(client: TestClient, classifier: 
         (json.dumps({"inputs": [[1, 2, 3]]}).encode(), {}, 422, "expects (batch, 4)"),
         (json.dumps({"inputs": [[1, 2, "x", 4]]}).encode(), {}, 422, "numbers only"),
         (json.dumps({"inputs": [[1, 2], [3]]}).encode(), {}, 422, "rectangular"),
-        (b'{"inputs": [[1, 2, NaN, 4]]}', {}, 422, "NaN or infinite"),
+        (b'{"inputs": [[1, 2, NaN, 4]]}', {}, 422, "NaN, infinite"),
+        (b'{"inputs": [[1, 2, 1e300, 4]]}', {}, 422, "too large"),
         (json.dumps({"inputs": []}).encode(), {}, 422, "empty"),
         (json.dumps({"x": [[1, 2, 3, 4]]}).encode(), {}, 422, '{"inputs"'),
         (json.dumps({"inputs": [[0] * 4] * 101}).encode(), {}, 413, "at most 100"),
@@ -120,10 +121,28 @@ def test_errors_are_counted_by_kind(client: TestClient) -> None:
     assert _metric(client, "edgeml_samples_total") == 1
 
 
-@settings(max_examples=40, suppress_health_check=[HealthCheck.function_scoped_fixture])
+def _npy(shape: tuple[int, ...], fill: float, dtype: str) -> bytes:
+    with np.errstate(all="ignore"):  # casting inf/NaN to integers is the point here
+        array = np.full(shape, fill).astype(dtype)
+    buffer = io.BytesIO()
+    np.save(buffer, array)
+    return buffer.getvalue()
+
+
+_npy_bodies = st.builds(
+    lambda dtype, shape, fill: _npy(shape, fill, dtype),
+    st.sampled_from(["float32", "float64", "int8", "uint16", "complex64", "bool", "U3"]),
+    st.lists(st.integers(0, 5), max_size=3).map(tuple),
+    st.sampled_from([0, 1.5, -3, float("nan"), float("inf"), 1e300]),
+)
+
+
+@settings(max_examples=60, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(
+    path=st.sampled_from(["/predict", "/labels"]),
     body=st.one_of(
         st.binary(max_size=300),
+        _npy_bodies,
         st.recursive(
             st.none() | st.booleans() | st.floats() | st.integers() | st.text(max_size=5),
             lambda inner: st.lists(inner, max_size=5) | st.dictionaries(st.text(max_size=6), inner),
@@ -133,10 +152,10 @@ def test_errors_are_counted_by_kind(client: TestClient) -> None:
     content_type=st.sampled_from(["application/json", "application/x-npy", "text/plain", ""]),
 )
 def test_no_request_body_causes_a_server_error(
-    client: TestClient, body: bytes, content_type: str
+    client: TestClient, path: str, body: bytes, content_type: str
 ) -> None:
     headers = {"Content-Type": content_type} if content_type else {}
-    response = client.post("/predict", content=body, headers=headers)
+    response = client.post(path, content=body, headers=headers)
     assert response.status_code < 500, response.text
     if response.status_code != 200:
         assert set(response.json()) == {"error"}
