@@ -259,12 +259,13 @@ def write_table(columns: Mapping[str, np.ndarray], like: Table) -> Any:
         data = {}
         for name, values in columns.items():
             original = like.pandas_dtypes.get(name)
-            series = pd.Series(values)
+            series = pd.Series(values, copy=False)
             zone = getattr(original, "tz", None)
             if zone is not None and all(v is None or hasattr(v, "tzinfo") for v in values.tolist()):
                 series = pd.Series(pd.to_datetime(list(values), utc=True)).dt.tz_convert(zone)
             data[name] = series
-        return pd.DataFrame(data, index=pd.RangeIndex(n_rows))
+        # the arrays are fresh (never the input's), so pandas need not copy them again
+        return pd.DataFrame(data, index=pd.RangeIndex(n_rows), copy=False)
     if like.kind == "structured":
         dtype = [(name, _structured_dtype(name, values)) for name, values in columns.items()]
         out = np.empty(n_rows, dtype=dtype)
