@@ -19,7 +19,7 @@ import gzip
 import hashlib
 from collections import Counter
 from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from types import ModuleType
 from typing import Any
 
@@ -29,7 +29,6 @@ from edgeml.errors import ModelFormatError
 
 __all__ = ["ConversionReport", "TensorInfo", "analyze"]
 
-_INTEGER_COMPUTE = frozenset({"int8", "uint8", "int16", "int4"})
 _FLOAT = frozenset({"float32", "float16", "float64", "bfloat16"})
 _CONVERSION_OPS = frozenset({"QUANTIZE", "DEQUANTIZE"})
 
@@ -274,8 +273,6 @@ def analyze(model_bytes: bytes, conversion: Mapping[str, Any] | None = None) -> 
                 weight_dtypes[dtype] += 1
         for op in subgraph.operators or []:
             name = custom[op.opcodeIndex] or op_names[op.opcodeIndex] or "UNKNOWN"
-            if name == "CUSTOM" or op_names[op.opcodeIndex] == "CUSTOM":
-                name = custom[op.opcodeIndex] or "CUSTOM"
             op_counts[name] += 1
             if name.startswith("Flex"):
                 flex_ops.add(name)
@@ -311,7 +308,3 @@ def analyze(model_bytes: bytes, conversion: Mapping[str, Any] | None = None) -> 
         warnings=tuple(info.get("warnings", ())),
     )
 
-
-def with_fields(report: ConversionReport, **changes: Any) -> ConversionReport:
-    """Return a copy of ``report`` with some fields replaced."""
-    return replace(report, **changes)

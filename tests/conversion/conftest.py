@@ -93,9 +93,14 @@ def tf_keras_mlp(digits: Digits) -> Any:
     return _fit(model, digits.x_train, digits.y_train, epochs=25)
 
 
-def float_accuracy(model: Any, x: np.ndarray, y: np.ndarray) -> float:
-    """Accuracy of the float model computed by Keras itself (independent of the interpreter)."""
+def _keras_accuracy(model: Any, x: np.ndarray, y: np.ndarray) -> float:
     return float(np.mean(np.argmax(model.predict(x, verbose=0), axis=1) == y))
+
+
+@pytest.fixture(scope="session")
+def float_accuracy() -> Any:
+    """Accuracy of a float model computed by Keras itself (independent of the interpreter)."""
+    return _keras_accuracy
 
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")

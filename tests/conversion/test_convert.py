@@ -18,7 +18,6 @@ import pytest
 from edgeml.conversion import TFLiteModel, convert, read_metadata
 from edgeml.conversion.metadata import weights_sha256
 from edgeml.errors import ConfigError, DataError, UnsupportedModelError
-from tests.conversion.conftest import float_accuracy
 
 pytestmark = pytest.mark.tf
 
@@ -47,6 +46,7 @@ def converted(mlp: Any, digits: Any) -> Any:
 
 @pytest.mark.parametrize(("mode", "io", "tolerance", "io_dtype", "weight_dtype"), MODES)
 def test_mlp_modes_keep_accuracy_and_dtypes(
+    float_accuracy: Any,
     converted: Any,
     mlp: Any,
     digits: Any,
@@ -91,6 +91,7 @@ def test_dynamic_mode_computes_in_float(converted: Any) -> None:
 
 @pytest.mark.parametrize(("mode", "io", "tolerance", "io_dtype", "weight_dtype"), MODES[::2])
 def test_cnn_modes_keep_accuracy(
+    float_accuracy: Any,
     cnn: Any,
     digits: Any,
     mode: Any,
@@ -133,7 +134,7 @@ def test_report_is_json_safe_and_renders(converted: Any) -> None:
     assert repr(report).startswith("ConversionReport(mode='int8'")
 
 
-def test_tf_keras_model(tf_keras_mlp: Any, digits: Any) -> None:
+def test_tf_keras_model(float_accuracy: Any, tf_keras_mlp: Any, digits: Any) -> None:
     tfl = convert(tf_keras_mlp, quantization="int8", representative_data=digits.x_train)
     assert tfl.report.source == "tf_keras"
     reference = float_accuracy(tf_keras_mlp, digits.x_test, digits.y_test)
@@ -323,7 +324,7 @@ def test_long_calibration_logs_progress(
     assert progress[-1].startswith("Calibrating: 10/10 samples")
 
 
-def test_int4_weights_through_ai_edge_quantizer(mlp: Any, digits: Any) -> None:
+def test_int4_weights_through_ai_edge_quantizer(float_accuracy: Any, mlp: Any, digits: Any) -> None:
     pytest.importorskip("ai_edge_quantizer")
     tfl = convert(mlp, quantization="int4-weights")
     report = tfl.report
