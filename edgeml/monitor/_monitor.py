@@ -22,10 +22,12 @@ True
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import math
 import threading
 import time
+import weakref
 from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -38,7 +40,7 @@ from edgeml._optional import require
 from edgeml.errors import ConfigError, DataError, EdgeMLError, invalid_argument
 from edgeml.monitor._drift import DriftTracker
 from edgeml.monitor._labels import ErrorStreamDetector, JoinResult, LabelJoin, LabelStats
-from edgeml.monitor._metrics import ERROR_KINDS, LABEL_OUTCOMES, metrics_for
+from edgeml.monitor._metrics import ERROR_KINDS, LABEL_OUTCOMES, metrics_for, release, spec
 
 __all__ = ["ModelMonitor", "MonitorSnapshot"]
 
@@ -309,6 +311,9 @@ class ModelMonitor:
             )
         self.registry = prom.REGISTRY if registry is None else registry
         self._metrics = metrics_for(self.registry, self.name)
+        # The name is freed when this monitor is closed or garbage collected.
+        self._release = weakref.finalize(self, release, self.registry, self.name)
+        self._series: set[tuple[str, tuple[str, ...]]] = set()
         self._bind_metrics()
         self._lock = threading.Lock()
         self._since_recompute = 0
@@ -329,26 +334,32 @@ class ModelMonitor:
             )
         return name
 
+    def _child(self, name: str, **labels: str) -> Any:
+        """Return the series of metric ``name`` with these labels, remembering it."""
+        values = tuple(labels[key] for key in spec(name).labels)
+        self._series.add((name, values))
+        return self._metrics[name].labels(*values)
+
     def _bind_metrics(self) -> None:
-        m, label = self._metrics, self.name
-        m["edgeml_model_info"].labels(model=label, edgeml_version=__version__).set(1)
-        self._m_requests = m["edgeml_requests_total"].labels(model=label)
-        self._m_samples = m["edgeml_samples_total"].labels(model=label)
-        self._m_latency = m["edgeml_prediction_latency_seconds"].labels(model=label)
+        label = self.name
+        self._child("edgeml_model_info", model=label, edgeml_version=__version__).set(1)
+        self._m_requests = self._child("edgeml_requests_total", model=label)
+        self._m_samples = self._child("edgeml_samples_total", model=label)
+        self._m_latency = self._child("edgeml_prediction_latency_seconds", model=label)
         self._m_errors = {
-            k: m["edgeml_errors_total"].labels(model=label, kind=k) for k in ERROR_KINDS
+            k: self._child("edgeml_errors_total", model=label, kind=k) for k in ERROR_KINDS
         }
         self._m_labels = {
-            k: m["edgeml_labels_total"].labels(model=label, outcome=k) for k in LABEL_OUTCOMES
+            k: self._child("edgeml_labels_total", model=label, outcome=k) for k in LABEL_OUTCOMES
         }
-        self._m_pending = m["edgeml_pending_predictions"].labels(model=label)
-        self._m_delay = m["edgeml_label_delay_seconds"].labels(model=label)
-        self._m_alarms = m["edgeml_concept_drift_alarms_total"].labels(
-            model=label, detector=self._detector_name
+        self._m_pending = self._child("edgeml_pending_predictions", model=label)
+        self._m_delay = self._child("edgeml_label_delay_seconds", model=label)
+        self._m_alarms = self._child(
+            "edgeml_concept_drift_alarms_total", model=label, detector=self._detector_name
         )
         self._m_pending.set(0)
         if self._drift is not None:
-            self._m_window = m["edgeml_drift_window_samples"].labels(model=label)
+            self._m_window = self._child("edgeml_drift_window_samples", model=label)
             self._m_window.set(0)
 
     def __repr__(self) -> str:
@@ -481,17 +492,17 @@ class ModelMonitor:
         except EdgeMLError as exc:  # e.g. a window of constant values; keep serving
             logger.warning("drift recomputation of %r skipped: %s", self.name, exc)
             return
-        m, label = self._metrics, self.name
+        label = self.name
         for feature, stats in values.input_drift.items():
             for statistic, value in stats.items():
-                m["edgeml_input_drift"].labels(
-                    model=label, feature=feature, statistic=statistic
+                self._child(
+                    "edgeml_input_drift", model=label, feature=feature, statistic=statistic
                 ).set(value)
         for statistic, value in values.prediction_drift.items():
-            m["edgeml_prediction_drift"].labels(model=label, statistic=statistic).set(value)
-        m["edgeml_input_features_drifted"].labels(model=label).set(values.features_drifted)
+            self._child("edgeml_prediction_drift", model=label, statistic=statistic).set(value)
+        self._child("edgeml_input_features_drifted", model=label).set(values.features_drifted)
         self._m_window.set(values.window_samples)
-        m["edgeml_drift_updated_timestamp_seconds"].labels(model=label).set(time.time())
+        self._child("edgeml_drift_updated_timestamp_seconds", model=label).set(time.time())
 
     def refresh(self) -> None:
         """Recompute the drift gauges now, whatever ``recompute_every`` says."""
@@ -565,9 +576,20 @@ class ModelMonitor:
         self._m_pending.set(join.pending)
         accuracy = join.accuracy
         if accuracy is not None:
-            m = self._metrics
-            m["edgeml_accuracy"].labels(model=self.name).set(accuracy)
-            m["edgeml_error_rate"].labels(model=self.name).set(1.0 - accuracy)
+            self._child("edgeml_accuracy", model=self.name).set(accuracy)
+            self._child("edgeml_error_rate", model=self.name).set(1.0 - accuracy)
+
+    def close(self) -> None:
+        """Remove this model's series from the registry and free its name for reuse.
+
+        A closed monitor records nothing visible any more; create a new one instead.
+        """
+        with self._lock:
+            for name, values in self._series:
+                with contextlib.suppress(KeyError):  # already removed
+                    self._metrics[name].remove(*values)
+            self._series.clear()
+            self._release()
 
     # ------------------------------------------------------------------ reading
     def snapshot(self) -> MonitorSnapshot:

@@ -374,3 +374,28 @@ def test_dp_needs_a_reference(classifier: Any, registry: Any) -> None:
         ModelMonitor(classifier, registry=registry, dp_epsilon=1.0)
     with pytest.raises(ConfigError, match="'dp_epsilon'"):
         ModelMonitor(classifier, registry=registry, reference=np.zeros((50, 4)), dp_epsilon=-1.0)
+
+
+def test_close_removes_the_series_and_frees_the_name(
+    classifier: Any, registry: Any, reference: np.ndarray
+) -> None:
+    monitor = ModelMonitor(classifier, registry=registry, name="clf", reference=reference)
+    monitor.predict(reference[:300], ids=list(range(300)))
+    monitor.record_label(0, 1)
+    other = ModelMonitor(classifier, registry=registry, name="other")
+    other.predict(reference[:2])
+    monitor.close()
+    text = prometheus_client.generate_latest(registry).decode()
+    assert 'model="clf"' not in text
+    assert 'edgeml_samples_total{model="other"} 2.0' in text
+    again = ModelMonitor(classifier, registry=registry, name="clf")
+    again.predict(reference[:1])
+    assert _value(registry, "edgeml_samples_total") == 1
+
+
+def test_a_collected_monitor_frees_its_name(classifier: Any, registry: Any) -> None:
+    import gc
+
+    ModelMonitor(classifier, registry=registry, name="clf")
+    gc.collect()
+    assert ModelMonitor(classifier, registry=registry, name="clf").name == "clf"
