@@ -147,3 +147,18 @@ def test_redacted_output_holds_no_pii_and_placeholders_are_stable() -> None:
 def test_redact_rejects_unknown_types() -> None:
     with pytest.raises(ValueError, match="types"):
         redact(types=["passport"])
+
+
+def test_detect_pii_limits_columns_and_rejects_unknown_ones() -> None:
+    table = {"a": ["x@y.org"], "b": ["123-45-6789"]}
+    assert [f.column for f in detect_pii(table, columns=["b"]).findings] == ["b"]
+    with pytest.raises(ValueError, match="columns"):
+        detect_pii(table, columns=["c"])
+    with pytest.raises(ValueError, match="sample"):
+        detect_pii(table, sample=0)
+
+
+def test_invalid_iban_shape_does_not_become_a_card() -> None:
+    # the digits after DE89 pass Luhn by chance; the IBAN checksum fails: nothing found
+    text = "iban DE89 3704 0044 0532 0130 01"
+    assert scan_values([text]) == []
