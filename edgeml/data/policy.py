@@ -22,6 +22,7 @@ import dataclasses
 import hashlib
 import json
 import math
+import re
 import types
 from collections.abc import Iterable, Mapping
 from typing import Any
@@ -32,6 +33,7 @@ from edgeml.errors import ConfigError, invalid_argument
 __all__ = ["Policy"]
 
 _SCHEMA = "edgeml.data.Policy/1"
+_SEPARATORS = re.compile(r"[,;|\s]+")
 
 
 def _names(value: Any, argument: str) -> tuple[str, ...]:
@@ -156,6 +158,15 @@ class Policy:
             value = getattr(self, name)
             if value is not None and (not isinstance(value, str) or not value.strip()):
                 raise invalid_argument("Policy", name, value, "a non-empty string or None")
+        if self.purpose is not None and _SEPARATORS.search(self.purpose.strip()):
+            suggestion = _SEPARATORS.sub("_", self.purpose.strip())
+            raise invalid_argument(
+                "Policy",
+                "purpose",
+                self.purpose,
+                "one word (consent cells separate purposes with , ; | or spaces)",
+                fix=f"use purpose={suggestion!r}",
+            )
         if (self.purpose is None) != (self.consent_column is None):
             raise ConfigError(
                 "Policy: purpose and consent_column go together (rows are kept when their "

@@ -221,6 +221,10 @@ def test_policy_keeps_its_own_copy_of_keep() -> None:
         ({"keep": {"a": None}, "k": 5}, "quasi_identifiers is empty"),
         ({"keep": {"a": None}, "quasi_identifiers": ["a"], "k": 1}, "integer >= 2"),
         ({"keep": {"a": None}, "purpose": "training"}, "go together"),
+        (
+            {"keep": {"a": None}, "purpose": "model training", "consent_column": "c"},
+            "purpose='model_training'",
+        ),
         ({"keep": {"a": None}, "retention_days": 30}, "needs timestamp_column"),
         ({"keep": {"a": None}, "timestamp_column": "t", "retention_days": -1}, "positive"),
         ({"keep": {"a": "truncate"}}, "transform or None"),
