@@ -449,23 +449,33 @@ class ModelMonitor:
                 f"ids has {len(ids)} entries but the batch has {n} rows. "
                 "Fix: pass one id per input row."
             )
-        with self._lock:
-            self._requests += 1
-            self._samples += n
-            self._m_requests.inc()
-            self._m_samples.inc(n)
-            if latency is not None:
-                self._m_latency.observe(latency)
-            if self._drift is not None:
-                self._drift.add(x, out)
-                self._since_recompute += n
+        try:
+            with self._lock:
+                if self._drift is not None:
+                    self._drift.add(x, out)  # checks x first: nothing counted if it raises
+                    self._since_recompute += n
+                self._record_success(n, latency)
                 if self._since_recompute >= self.recompute_every:
                     self._recompute()
-            if ids is not None:
-                decided = self._decision(out)
-                for request_id, label in zip(ids, decided.tolist(), strict=True):
-                    self.join.record_prediction(request_id, label)
-                self._sync_labels()
+                if ids is not None:
+                    self._record_ids(ids, out)
+        except DataError:
+            self.record_error("invalid_input")
+            raise
+
+    def _record_success(self, n: int, latency: float | None) -> None:
+        self._requests += 1
+        self._samples += n
+        self._m_requests.inc()
+        self._m_samples.inc(n)
+        if latency is not None:
+            self._m_latency.observe(latency)
+
+    def _record_ids(self, ids: Sequence[Hashable], out: np.ndarray) -> None:
+        decided = self._decision(out)
+        for request_id, label in zip(ids, decided.tolist(), strict=True):
+            self.join.record_prediction(request_id, label)
+        self._sync_labels()
 
     def record_error(self, kind: str) -> None:
         """Count one failed request of ``kind`` (``invalid_input``, ``too_large``, ``inference``).

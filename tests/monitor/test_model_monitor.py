@@ -399,3 +399,16 @@ def test_a_collected_monitor_frees_its_name(classifier: Any, registry: Any) -> N
     ModelMonitor(classifier, registry=registry, name="clf")
     gc.collect()
     assert ModelMonitor(classifier, registry=registry, name="clf").name == "clf"
+
+
+def test_observe_refuses_inputs_unlike_the_reference(
+    classifier: Any, registry: Any, reference: np.ndarray
+) -> None:
+    monitor = ModelMonitor(classifier, registry=registry, name="clf", reference=reference)
+    outputs = classifier.predict(reference[:2])
+    with pytest.raises(DataError, match="values per sample"):
+        monitor.observe(np.zeros((2, 5)), outputs)
+    assert _value(registry, "edgeml_samples_total") == 0
+    assert _value(registry, "edgeml_errors_total", kind="invalid_input") == 1
+    monitor.observe(reference[:2], outputs, latency=0.001)
+    assert _value(registry, "edgeml_samples_total") == 2
