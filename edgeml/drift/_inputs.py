@@ -175,12 +175,17 @@ def _block(
     return np.array(picked, dtype=np.float64, order="C")
 
 
-def _bad_message(name: str, argname: str, owner: str, row: FloatArray) -> str:
+def _where(columns: Columns, j: int, argname: str) -> str:
+    """Name the column in messages ("current" alone for 1-D input)."""
+    return argname if columns.is_1d else f"Column {columns.names[j]!r} of {argname}"
+
+
+def _bad_message(where: str, owner: str, row: FloatArray) -> str:
     n_nan = int(np.isnan(row).sum())
     n_inf = int(np.isinf(row).sum())
     return (
-        f"Column {name!r} of {argname} in {owner} has {n_nan} NaN and {n_inf} infinite "
-        f"values (of {row.size}). Fix: clean the data, or pass nan_policy='omit' to drop them."
+        f"{where} in {owner} has {n_nan} NaN and {n_inf} infinite values (of {row.size}). "
+        "Fix: clean the data, or pass nan_policy='omit' to drop them."
     )
 
 
@@ -240,10 +245,10 @@ def sorted_blocks(
                 row = rows[k]
                 finite = _finite_slice(row)
                 if finite.stop - finite.start != row.size and nan_policy == "raise":
-                    raise DataError(_bad_message(reference.names[j], argname, owner, row))
+                    raise DataError(_bad_message(_where(reference, j, argname), owner, row))
                 if finite.stop == finite.start:
                     raise DataError(
-                        f"Column {reference.names[j]!r} of {argname} in {owner} has no finite "
+                        f"{_where(reference, j, argname)} in {owner} has no finite "
                         f"values left after nan_policy='omit' (all {row.size} are NaN or "
                         "infinite)."
                     )
@@ -266,10 +271,10 @@ def finite_sorted(
         finite = _finite_slice(row)
         if finite.stop - finite.start != row.size:
             if nan_policy == "raise":
-                raise DataError(_bad_message(columns.names[j], argname, owner, row))
+                raise DataError(_bad_message(_where(columns, j, argname), owner, row))
             if finite.stop == finite.start:
                 raise DataError(
-                    f"Column {columns.names[j]!r} of {argname} in {owner} has no finite "
+                    f"{_where(columns, j, argname)} in {owner} has no finite "
                     f"values left after nan_policy='omit' (all {row.size} are NaN or infinite)."
                 )
         yield j, row[finite]
