@@ -306,5 +306,5 @@ def test_invalid_arguments() -> None:
 def test_one_dimensional_messages_name_the_sample() -> None:
     with pytest.raises(DataError, match=r"^current in ks has 1 NaN and 0 infinite values \(of 3\)"):
         ks(np.arange(5.0), np.array([1.0, np.nan, 2.0]))
-    with pytest.raises(DataError, match="^reference in wasserstein has no finite values"):
+    with pytest.raises(DataError, match=r"^reference in wasserstein has no finite values"):
         wasserstein(np.full(3, np.nan), np.ones(3), nan_policy="omit")
