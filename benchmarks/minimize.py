@@ -233,8 +233,11 @@ def main() -> None:
         for which in ("ours", "pandas"):
             done = subprocess.run(
                 [sys.executable, __file__, "--worker", which, "--rows", str(args.rows)],
-                capture_output=True, text=True, check=True, env={**os.environ},
-            )  # fmt: skip
+                capture_output=True,
+                text=True,
+                check=True,
+                env={**os.environ},
+            )
             runs[which].append(json.loads(done.stdout.strip().splitlines()[-1]))
     results = {which: _summary(found, args.rows) for which, found in runs.items()}
     scan = pii_scan(args.rows)

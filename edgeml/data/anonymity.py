@@ -122,8 +122,11 @@ class AnonymityResult:
         return markdown_table(["class size", "classes"], sorted(self.class_sizes.items()))
 
     def _repr_html_(self) -> str:
-        return html_table(["class size", "classes"], sorted(self.class_sizes.items()),
-                          caption=f"k-anonymity: k = {self.k}")  # fmt: skip
+        return html_table(
+            ["class size", "classes"],
+            sorted(self.class_sizes.items()),
+            caption=f"k-anonymity: k = {self.k}",
+        )
 
     def __repr__(self) -> str:
         return f"AnonymityResult(k={self.k}, n_classes={self.n_classes}, n_rows={self.n_rows})"
@@ -240,8 +243,9 @@ def l_diversity(table: Any, quasi_identifiers: Sequence[str], sensitive: str) ->
     """
     qis = _qi_list(quasi_identifiers, "l_diversity")
     if not isinstance(sensitive, str) or sensitive in qis:
-        raise invalid_argument("l_diversity", "sensitive", sensitive,
-                               "a column name that is not a quasi-identifier")  # fmt: skip
+        raise invalid_argument(
+            "l_diversity", "sensitive", sensitive, "a column name that is not a quasi-identifier"
+        )
     columns = _columns(table, [*qis, sensitive], "l_diversity")
     if len(columns[sensitive]) == 0:
         return DiversityResult(0, qis, sensitive, 0)

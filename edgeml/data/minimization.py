@@ -276,8 +276,9 @@ def minimize(
             keep_rows[newly] = False
 
     if policy.consent_column is not None and policy.purpose is not None:
-        withdrawn, lacks = _consent_masks(columns[policy.consent_column], policy.purpose,
-                                          policy.consent_column)  # fmt: skip
+        withdrawn, lacks = _consent_masks(
+            columns[policy.consent_column], policy.purpose, policy.consent_column
+        )
         drop(withdrawn, "consent_withdrawn")
         drop(lacks, "no_consent_for_purpose")
     now_text = None
@@ -321,8 +322,7 @@ def minimize(
                 findings += _check_pii(column, out[column], policy, names_count=False)
     for column in policy.pseudonymize:
         assert raw_key is not None
-        out[column] = pseudonymize(kept(column), key=raw_key,
-                                   length=policy.pseudonym_length)  # fmt: skip
+        out[column] = pseudonymize(kept(column), key=raw_key, length=policy.pseudonym_length)
     k_achieved = None
     if policy.quasi_identifiers:
         labels, sizes = equivalence_classes(out, policy.quasi_identifiers)

@@ -257,10 +257,26 @@ def _luhn_ok(digits: str) -> bool:
 # Lengths of IBANs per country (ISO 13616 registry), for the commonest countries; others
 # only need 15-34 characters and the checksum.
 _IBAN_LENGTHS = {
-    "AT": 20, "BE": 16, "CH": 21, "CZ": 24, "DE": 22, "DK": 18, "ES": 24, "FI": 18,
-    "FR": 27, "GB": 22, "GR": 27, "IE": 22, "IT": 27, "LU": 20, "NL": 18, "NO": 15,
-    "PL": 28, "PT": 25, "SE": 24,
-}  # fmt: skip
+    "AT": 20,
+    "BE": 16,
+    "CH": 21,
+    "CZ": 24,
+    "DE": 22,
+    "DK": 18,
+    "ES": 24,
+    "FI": 18,
+    "FR": 27,
+    "GB": 22,
+    "GR": 27,
+    "IE": 22,
+    "IT": 27,
+    "LU": 20,
+    "NL": 18,
+    "NO": 15,
+    "PL": 28,
+    "PT": 25,
+    "SE": 24,
+}
 
 
 def _iban_ok(text: str) -> bool:
@@ -565,9 +581,16 @@ def _group_findings(
     for public, (seen, score, reasons) in merged.items():
         ordered = sorted(seen)
         findings.append(
-            PIIFinding(column, public, len(ordered), rows_scanned, score, "; ".join(reasons),
-                       tuple(ordered[:5]))
-        )  # fmt: skip
+            PIIFinding(
+                column,
+                public,
+                len(ordered),
+                rows_scanned,
+                score,
+                "; ".join(reasons),
+                tuple(ordered[:5]),
+            )
+        )
     return findings
 
 

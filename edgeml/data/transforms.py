@@ -210,8 +210,9 @@ class Bins(Transform):
                         f"column {column!r} holds text such as {unknown[0]!r} that is not one "
                         f"of the bin labels; bins needs numbers."
                     )
-                return _numeric(_objects([None if isinstance(v, str) else v for v in items]),
-                                column, "bins")  # fmt: skip
+                return _numeric(
+                    _objects([None if isinstance(v, str) else v for v in items]), column, "bins"
+                )
         return _numeric(values, column, "bins")
 
     def apply(self, values: np.ndarray, column: str) -> np.ndarray:
@@ -272,9 +273,11 @@ def bins(edges: Sequence[float], labels: Sequence[str] | None = None) -> Bins:
         label_values = tuple(names)
     else:
         label_values = tuple(labels)
-        if len(label_values) != len(edge_values) - 1 or not all(
-            isinstance(label, str) for label in label_values
-        ) or len(set(label_values)) != len(label_values):  # fmt: skip
+        if (
+            len(label_values) != len(edge_values) - 1
+            or not all(isinstance(label, str) for label in label_values)
+            or len(set(label_values)) != len(label_values)
+        ):
             raise invalid_argument(
                 "bins", "labels", labels, f"{len(edge_values) - 1} distinct strings (one per bin)"
             )
@@ -556,11 +559,13 @@ def coarsen_geo(decimals: int | None = None, *, grid: float | None = None) -> Co
         raise invalid_argument(
             "coarsen_geo", "decimals", decimals, "given, or grid given instead (not both)"
         )
-    if decimals is not None and (isinstance(decimals, bool) or not isinstance(decimals, int)
-                                 or not 0 <= decimals <= 6):  # fmt: skip
+    if decimals is not None and (
+        isinstance(decimals, bool) or not isinstance(decimals, int) or not 0 <= decimals <= 6
+    ):
         raise invalid_argument("coarsen_geo", "decimals", decimals, "an integer in [0, 6]")
-    if grid is not None and (isinstance(grid, bool) or not isinstance(grid, (int, float))
-                             or not 0 < grid <= 180):  # fmt: skip
+    if grid is not None and (
+        isinstance(grid, bool) or not isinstance(grid, (int, float)) or not 0 < grid <= 180
+    ):
         raise invalid_argument("coarsen_geo", "grid", grid, "a cell size in (0, 180] degrees")
     return CoarsenGeo(decimals, None if grid is None else float(grid))
 
@@ -650,8 +655,9 @@ class Redact(Transform):
 
     def apply(self, values: np.ndarray, column: str) -> np.ndarray:
         """Redact."""
-        return redact_values(_objects(_strings(values, column, "redact")), types=self.types,
-                             column=column)  # fmt: skip
+        return redact_values(
+            _objects(_strings(values, column, "redact")), types=self.types, column=column
+        )
 
     def describe(self) -> str:
         """Describe what is redacted."""

@@ -195,14 +195,20 @@ def _check_budget(owner: str, epsilon: Any, delta: Any, mechanism: Any) -> None:
         raise invalid_argument(owner, "delta", delta, "a number in [0, 1)")
     if mechanism == "laplace" and delta != 0:
         raise invalid_argument(
-            owner, "delta", delta, "0 for the Laplace mechanism (it is pure epsilon-DP)",
+            owner,
+            "delta",
+            delta,
+            "0 for the Laplace mechanism (it is pure epsilon-DP)",
             fix="drop delta, or use mechanism='gaussian'",
-        )  # fmt: skip
+        )
     if mechanism == "gaussian" and not 0 < delta < 1:
         raise invalid_argument(
-            owner, "delta", delta, "in (0, 1) for the Gaussian mechanism",
+            owner,
+            "delta",
+            delta,
+            "in (0, 1) for the Gaussian mechanism",
             fix="use e.g. delta=1e-6 (well below 1 / number of records)",
-        )  # fmt: skip
+        )
 
 
 def _generator(seed: int | np.random.Generator | None) -> np.random.Generator:
@@ -362,8 +368,15 @@ def dp_sum(
     scale = _scale(mechanism, sensitivity, epsilon, delta)
     noisy = float(clipped.sum()) + float(_noise(_generator(seed), mechanism, scale, None))
     n_clipped = int(np.sum(clipped != array))
-    result = DPResult(noisy, float(epsilon), float(delta), mechanism,
-                      (("sum", sensitivity, scale),), (low, high), n_clipped)  # fmt: skip
+    result = DPResult(
+        noisy,
+        float(epsilon),
+        float(delta),
+        mechanism,
+        (("sum", sensitivity, scale),),
+        (low, high),
+        n_clipped,
+    )
     return _finish(result, ledger, name)
 
 
@@ -499,8 +512,15 @@ def dp_histogram(
                 counts[position] += 1
     scale = _scale(mechanism, 1.0, epsilon, delta)
     noisy = counts + _noise(_generator(seed), mechanism, scale, counts.size)
-    result = DPResult(noisy, float(epsilon), float(delta), mechanism,
-                      (("histogram", 1.0, scale),), None, n_clipped)  # fmt: skip
+    result = DPResult(
+        noisy,
+        float(epsilon),
+        float(delta),
+        mechanism,
+        (("histogram", 1.0, scale),),
+        None,
+        n_clipped,
+    )
     return _finish(result, ledger, name)
 
 
@@ -564,8 +584,9 @@ def dp_quantile(
     ):
         raise invalid_argument("dp_quantile", "q", q, "a number or numbers in [0, 1]")
     edges = np.linspace(low, high, bins + 1)
-    histogram = dp_histogram(values, bins=edges, epsilon=epsilon, delta=delta,
-                             mechanism=mechanism, seed=seed)  # fmt: skip
+    histogram = dp_histogram(
+        values, bins=edges, epsilon=epsilon, delta=delta, mechanism=mechanism, seed=seed
+    )
     counts = np.maximum(np.asarray(histogram.value), 0.0)
     cumulative = np.concatenate(([0.0], np.cumsum(counts)))
     total = cumulative[-1]

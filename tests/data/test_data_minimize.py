@@ -118,8 +118,9 @@ def test_retention_relative_to_now_and_clear_naive_aware_errors() -> None:
 def test_retention_on_datetime64_and_missing_timestamps() -> None:
     seen = np.array(["2024-05-31", "NaT", "2023-01-01"], dtype="M8[D]")
     policy = Policy(keep={"x": None}, timestamp_column="seen", retention_days=30)
-    table, report = minimize({"x": np.array([1, 2, 3]), "seen": seen}, policy,
-                             now=dt.datetime(2024, 6, 1))  # fmt: skip
+    table, report = minimize(
+        {"x": np.array([1, 2, 3]), "seen": seen}, policy, now=dt.datetime(2024, 6, 1)
+    )
     assert table["x"].tolist() == [1]
     assert report.rows_dropped == {"missing_timestamp": 1, "retention": 1}
 
@@ -127,8 +128,9 @@ def test_retention_on_datetime64_and_missing_timestamps() -> None:
 def test_retention_judges_the_released_coarsened_time() -> None:
     # Seen 2024-05-02 10:00 is 30.6 days before now, but its released month is 2024-05-01,
     # 31 days before: judged on what is released, the row is (conservatively) dropped.
-    policy = Policy(keep={"seen": coarsen_time("month")}, timestamp_column="seen",
-                    retention_days=30.8)  # fmt: skip
+    policy = Policy(
+        keep={"seen": coarsen_time("month")}, timestamp_column="seen", retention_days=30.8
+    )
     data = {"seen": ["2024-05-02T10:00:00", "2024-05-20T00:00:00"]}
     table, report = minimize(data, policy, now=dt.datetime(2024, 6, 1, 0, 0))
     assert table["seen"] == []
@@ -228,8 +230,10 @@ def test_every_table_kind_comes_back_as_the_same_kind(kind: str) -> None:
     elif kind == "records":
         table = [dict(zip(base, row, strict=True)) for row in zip(*base.values(), strict=True)]
     else:
-        table = np.array(list(zip(*base.values(), strict=True)),
-                         dtype=[("age", "i8"), ("zip", "U5"), ("drop", "i8")])  # fmt: skip
+        table = np.array(
+            list(zip(*base.values(), strict=True)),
+            dtype=[("age", "i8"), ("zip", "U5"), ("drop", "i8")],
+        )
     before = copy.deepcopy(table)
     policy = Policy(keep={"age": bins([0, 50, 120]), "zip": truncate(2)})
     out, _ = minimize(table, policy)
@@ -265,8 +269,11 @@ def test_pandas_dataframe_in_and_out_with_aware_timestamps() -> None:
         index=["alice", "bob", "carol", "dave"],
     )
     before = frame.copy(deep=True)
-    policy = Policy(keep={"age": bins([0, 50, 120]), "seen": coarsen_time("month")},
-                    timestamp_column="seen", retention_days=365)  # fmt: skip
+    policy = Policy(
+        keep={"age": bins([0, 50, 120]), "seen": coarsen_time("month")},
+        timestamp_column="seen",
+        retention_days=365,
+    )
     out, report = minimize(frame, policy, now=dt.datetime(2024, 6, 1, tzinfo=UTC))
     pd.testing.assert_frame_equal(frame, before)
     assert isinstance(out, pd.DataFrame)
@@ -281,8 +288,13 @@ def test_pandas_dataframe_in_and_out_with_aware_timestamps() -> None:
 def test_k_anonymity_agrees_with_pandas_groupby() -> None:
     pd = pytest.importorskip("pandas")
     rng = np.random.default_rng(7)
-    frame = pd.DataFrame({"a": rng.integers(0, 4, 500), "b": rng.choice(["x", "y", "z"], 500),
-                          "s": rng.integers(0, 3, 500)})  # fmt: skip
+    frame = pd.DataFrame(
+        {
+            "a": rng.integers(0, 4, 500),
+            "b": rng.choice(["x", "y", "z"], 500),
+            "s": rng.integers(0, 3, 500),
+        }
+    )
     groups = frame.groupby(["a", "b"])
     assert k_anonymity(frame, ["a", "b"]).k == int(groups.size().min())
     assert k_anonymity(frame, ["a", "b"]).n_classes == groups.ngroups
@@ -305,8 +317,9 @@ def test_k_anonymity_and_l_diversity_by_hand() -> None:
 
 
 def test_report_renders_and_serializes() -> None:
-    policy = typical_policy(quasi_identifiers=["age", "zip"], k=2, purpose="training",
-                            consent_column="consent")  # fmt: skip
+    policy = typical_policy(
+        quasi_identifiers=["age", "zip"], k=2, purpose="training", consent_column="consent"
+    )
     _, report = minimize(patients(), policy, key=KEY)
     assert isinstance(report, MinimizationReport)
     data = json.loads(json.dumps(report.to_dict()))

@@ -53,8 +53,15 @@ ALL_TRANSFORMS: list[Transform] = [
 def test_bins_half_open_with_closed_last_interval_and_missing_kept() -> None:
     # [0, 18) [18, 65) [65, 120]: 18 belongs to the second, 120 to the last.
     out = bins([0, 18, 65, 120])([0, 17.9, 18, 64, 65, 120, None])
-    assert out.tolist() == ["[0, 18)", "[0, 18)", "[18, 65)", "[18, 65)", "[65, 120]",
-                            "[65, 120]", None]  # fmt: skip
+    assert out.tolist() == [
+        "[0, 18)",
+        "[0, 18)",
+        "[18, 65)",
+        "[18, 65)",
+        "[65, 120]",
+        "[65, 120]",
+        None,
+    ]
 
 
 def test_bins_out_of_range_names_the_column_and_the_fix() -> None:

@@ -53,8 +53,9 @@ def test_gaussian_sum_noise_has_the_analytic_sigma() -> None:
     sigma = analytic_gaussian_sigma(1.0, 1e-5, sensitivity=3.0)
 
     def release(rng: np.random.Generator) -> DPResult:
-        return dp_sum(values, lower=-2, upper=3, epsilon=1.0, delta=1e-5,
-                      mechanism="gaussian", seed=rng)  # fmt: skip
+        return dp_sum(
+            values, lower=-2, upper=3, epsilon=1.0, delta=1e-5, mechanism="gaussian", seed=rng
+        )
 
     noise = noise_draws(release, exact)
     assert stats.kstest(noise, stats.norm(scale=sigma).cdf).pvalue > 1e-3
@@ -121,8 +122,7 @@ def test_histogram_counts_with_bins_and_categories() -> None:
 
 def test_quantiles_from_one_histogram_cost_its_budget_once() -> None:
     data = np.random.default_rng(5).uniform(0, 100, 20_000)
-    result = dp_quantile(data, [0.1, 0.5, 0.9], lower=0, upper=100, epsilon=1.0, bins=100,
-                         seed=0)  # fmt: skip
+    result = dp_quantile(data, [0.1, 0.5, 0.9], lower=0, upper=100, epsilon=1.0, bins=100, seed=0)
     # resolution is one bin (width 1); noise adds a little on top
     np.testing.assert_allclose(result.value, np.quantile(data, [0.1, 0.5, 0.9]), atol=1.5)
     assert result.epsilon == 1.0
@@ -143,8 +143,11 @@ def test_releases_are_recorded_in_a_real_ledger_and_refused_over_budget() -> Non
     result = dp_count(100, epsilon=1.0, seed=0, ledger=ledger, name="active users")
     (entry,) = ledger.entries
     assert (entry.name, entry.event, entry.epsilon, entry.delta) == (
-        "active users", result.dp_event(), 1.0, 0.0,
-    )  # fmt: skip
+        "active users",
+        result.dp_event(),
+        1.0,
+        0.0,
+    )
     with pytest.raises(PrivacyBudgetExceeded):
         dp_mean([1.0], lower=0, upper=1, epsilon=1.0, seed=0, ledger=ledger)
     assert len(ledger.entries) == 1
@@ -171,8 +174,12 @@ def test_every_mechanism_records_exactly_once_with_the_agreed_keywords() -> None
         dp_quantile([1.0], 0.5, lower=0, upper=2, **kwargs),
     ]
     assert [c["name"] for c in ledger.calls] == [
-        "dp_count", "dp_sum", "dp_mean", "dp_histogram", "dp_quantile",
-    ]  # fmt: skip
+        "dp_count",
+        "dp_sum",
+        "dp_mean",
+        "dp_histogram",
+        "dp_quantile",
+    ]
     for call, result in zip(ledger.calls, results, strict=True):
         assert call["event"] == result.dp_event()
         assert (call["epsilon"], call["delta"]) == (1.0, 1e-6)
