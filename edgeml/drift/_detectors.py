@@ -226,15 +226,22 @@ def _level_counts(ns: IntArray, max_buckets: int) -> IntArray:
     A level holding ``max_buckets + 1`` buckets merges its two oldest into one bucket of
     the next level, so the final counts depend only on ``n``.
     """
-    levels = []
-    carry = ns.astype(np.int64)
+    if ns.size == 1:  # one check at a time (``update``): plain integers are faster
+        levels, carry = [], int(ns[0])
+        while True:
+            merges = (carry - max_buckets + 1) // 2 if carry > max_buckets else 0
+            levels.append(carry - 2 * merges)
+            if not merges:
+                return np.array([levels], dtype=np.int64)
+            carry = merges
+    columns = []
+    carry_array = ns.astype(np.int64)
     while True:
-        merges = np.where(carry > max_buckets, (carry - max_buckets + 1) // 2, 0)
-        levels.append(carry - 2 * merges)
-        if not merges.any():
-            break
-        carry = merges
-    return np.stack(levels, axis=1)
+        merges_array = np.where(carry_array > max_buckets, (carry_array - max_buckets + 1) // 2, 0)
+        columns.append(carry_array - 2 * merges_array)
+        if not merges_array.any():
+            return np.stack(columns, axis=1)
+        carry_array = merges_array
 
 
 def _bucket_ends(ns: IntArray, max_buckets: int) -> tuple[IntArray, NDArray[np.bool_]]:
