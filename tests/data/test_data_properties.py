@@ -199,3 +199,53 @@ def test_input_unchanged_and_minimize_idempotent_on_its_output(
     again, second = minimize(out, policy, key=b"s" * 16)
     assert again == out
     assert second.rows_dropped == {}
+
+
+@given(records, st.integers(2, 6))
+def test_output_is_k_anonymous_over_its_quasi_identifiers(table: list[dict], k: int) -> None:
+    from edgeml.data import k_anonymity
+
+    out, report = minimize(table, full_policy(k), key=b"s" * 16)
+    if report.rows_out:
+        assert k_anonymity(out, ["age", "zip"]).k >= k
+        assert report.k_achieved is not None
+        assert report.k_achieved >= k
+    assert report.rows_in - report.rows_out == sum(report.rows_dropped.values())
+
+
+consents = st.one_of(
+    st.none(),
+    st.sampled_from(["training", "research", "withdrawn", "", "training;research"]),
+    st.lists(st.sampled_from(["training", "research", "ads"]), max_size=3),
+)
+
+
+@given(st.lists(st.tuples(consents, st.integers(0, 400)), min_size=1, max_size=30))
+def test_only_rows_consenting_to_the_purpose_and_within_retention_survive(
+    rows: list[tuple[object, int]],
+) -> None:
+    import datetime as dt
+
+    now = dt.datetime(2024, 6, 1, tzinfo=dt.timezone.utc)
+    table = {
+        "row": list(range(len(rows))),
+        "consent": [c for c, _ in rows],
+        "seen": [(now - dt.timedelta(days=age)).isoformat() for _, age in rows],
+    }
+    policy = Policy(
+        keep={"row": None},
+        purpose="training",
+        consent_column="consent",
+        timestamp_column="seen",
+        retention_days=200,
+    )
+    out, report = minimize(table, policy, now=now)
+
+    def grants(consent: object) -> bool:
+        if isinstance(consent, list):
+            return "training" in consent
+        return isinstance(consent, str) and "training" in consent.split(";")
+
+    expected = [i for i, (c, age) in enumerate(rows) if grants(c) and age <= 200]
+    assert out["row"] == expected
+    assert report.rows_out == len(expected)

@@ -15,6 +15,8 @@ import math
 import dp_accounting
 import numpy as np
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from scipy import stats
 
 from edgeml.errors import ConfigError, DataError, PrivacyBudgetExceeded
@@ -201,3 +203,28 @@ def test_every_mechanism_records_exactly_once_with_the_agreed_keywords() -> None
 def test_bad_arguments_are_rejected(call: object, error: type, message: str) -> None:
     with pytest.raises(error, match=message):
         call()  # type: ignore[operator]
+
+
+finite = st.floats(-1e6, 1e6, allow_nan=False)
+
+
+@given(
+    st.lists(finite, max_size=50),
+    st.tuples(finite, finite).filter(lambda b: b[1] - b[0] > 1e-3),
+    st.integers(0, 2**32 - 1),
+)
+def test_clipping_and_post_processing_invariants(
+    values: list[float], bounds: tuple[float, float], seed: int
+) -> None:
+    lower, upper = bounds
+    clipped = np.clip(np.asarray(values, dtype=float), lower, upper)
+    exact = dp_sum(values, lower=lower, upper=upper, epsilon=1e12, seed=seed)
+    assert exact.value == pytest.approx(clipped.sum(), rel=1e-9, abs=1e-3)
+    assert exact.n_clipped == int(np.sum(clipped != np.asarray(values, dtype=float)))
+    mean = dp_mean(values, lower=lower, upper=upper, epsilon=0.1, seed=seed)
+    assert lower <= mean.value <= upper
+    quantiles = dp_quantile(
+        values, [0.1, 0.5, 0.9], lower=lower, upper=upper, epsilon=0.5, seed=seed
+    )
+    assert np.all(np.diff(quantiles.value) >= 0)
+    assert np.all((quantiles.value >= lower) & (quantiles.value <= upper))
