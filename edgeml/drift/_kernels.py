@@ -147,6 +147,9 @@ def wasserstein_distance(a: FloatArray, b: FloatArray) -> FloatArray:
     Equal to ``scipy.stats.wasserstein_distance`` (which integrates ``|F_a - F_b|`` over
     x instead); the grid of quantile levels is shared by every row.
     """
+    if a.shape[1] == b.shape[1]:  # equal sizes: the i-th smallest values pair up
+        same: FloatArray = np.abs(a - b).mean(axis=1)
+        return same
     weights, index_a, index_b = _quantile_grid(a.shape[1], b.shape[1])
     result: FloatArray = np.abs(a[:, index_a] - b[:, index_b]) @ weights
     return result
