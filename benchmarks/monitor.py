@@ -196,7 +196,7 @@ def main() -> None:
     folder = Path(tempfile.mkdtemp(prefix="edgeml-bench-monitor-"))
     paths = build_models(folder)
     tiny = overhead(paths["tiny"], (4,), args.pairs)
-    mobilenet = overhead(paths["mobilenet_v2_035_96"], (96, 96, 3), max(6, args.pairs // 4))
+    mobilenet = overhead(paths["mobilenet_v2_035_96"], (96, 96, 3), max(6, args.pairs // 2))
     serve = [sys.executable, "-m", "edgeml", "serve", str(paths["tiny"])]
     np.savez(folder / "reference.npz", x=np.random.default_rng(2).normal(size=(1000, 4)))
     port = _free_port()

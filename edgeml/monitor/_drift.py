@@ -1,12 +1,12 @@
-"""Sliding-window drift for a monitor: ring buffers on the hot path, sketches on recompute.
+"""Sliding-window drift for a monitor: a copy on the hot path, sketches on recompute.
 
-The hot path copies a few numbers per sample into ring buffers: the input's columns
-(narrow inputs), evenly spaced values of each sample (images and wide inputs), and the
-predicted label. Every ``recompute_every`` samples the window becomes the watched
-features, is binned with the reference sketch's fixed edges
-(:class:`edgeml.drift.Histogram`) and compared with the reference by
-:func:`edgeml.drift.psi`, :func:`~edgeml.drift.js` and :func:`~edgeml.drift.wasserstein`,
-which accept sketches.
+The hot path copies a few numbers per sample into a list: the input's columns (narrow
+inputs) or evenly spaced values of each sample (images and wide inputs), and the
+outputs. Every ``recompute_every`` samples the new rows become watched features and
+predicted labels in a ring buffer of the last ``window`` samples, which is binned with
+the reference sketch's fixed edges (:class:`edgeml.drift.Histogram`) and compared with
+the reference by :func:`edgeml.drift.psi`, :func:`~edgeml.drift.js` and
+:func:`~edgeml.drift.wasserstein`, which accept sketches.
 """
 
 from __future__ import annotations
@@ -238,8 +238,8 @@ class DriftTracker:
             self._prediction_sketch = drift.Histogram.fit(ref_predicted, bins=bins)
 
         self._gathered_width = gathered.shape[1]
-        self._ring_dtype = np.float32 if self._summarize else np.float64
-        self._ring = _Ring(window, self._gathered_width, self._ring_dtype)
+        self._staged_dtype = np.float32 if self._summarize else np.float64
+        self._ring = _Ring(window, width)
         # Batches since the last recomputation, copied (callers may reuse their buffers)
         # and moved into the ring in one go when the gauges are recomputed.
         self._staged: list[tuple[np.ndarray, np.ndarray]] = []
@@ -268,7 +268,7 @@ class DriftTracker:
                 f"reference gave ({self._gathered_width},). Pass inputs shaped like the "
                 "reference."
             )
-        self._staged.append((np.array(gathered, dtype=self._ring_dtype), np.array(outputs)))
+        self._staged.append((np.array(gathered, dtype=self._staged_dtype), np.array(outputs)))
 
     def _flush(self) -> None:
         if not self._staged:
@@ -276,7 +276,8 @@ class DriftTracker:
         rows = np.concatenate([rows for rows, _ in self._staged])
         outputs = np.concatenate([out for _, out in self._staged])
         self._staged.clear()
-        self._ring.add(rows, np.asarray(self._decision(outputs)).reshape(-1))
+        # Only the new rows are summarized: the ring holds watched features already.
+        self._ring.add(self._finish(rows), np.asarray(self._decision(outputs)).reshape(-1))
 
     def _privatize(self, sketch: Any, epsilon: float) -> Any:
         """Release ``sketch``'s counts with Laplace noise; drop everything else it knows.
@@ -323,7 +324,7 @@ class DriftTracker:
     def compute(self) -> DriftValues:
         """Compare the window with the reference; return and remember the values."""
         self._flush()
-        window = self._finish(self._ring.values())
+        window = self._ring.values()
         stats = self._statistics(self._reference_sketch, window)
         input_drift = dict(zip(self.feature_names, stats, strict=True))
         predictions = np.asarray(self._ring.labels(), dtype=np.float64)
