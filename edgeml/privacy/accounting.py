@@ -578,7 +578,7 @@ class Ledger:
     Ledger(releases=1, epsilon=2.597, delta=1e-05, budget=5)
     >>> ledger.record(name="count", event=dp_accounting.LaplaceDpEvent(1.0),
     ...               epsilon=1.0, delta=0.0)
-    Ledger(releases=2, epsilon=3.6, delta=1e-05, budget=5)
+    Ledger(releases=2, epsilon=3.507, delta=1e-05, budget=5)
     >>> ledger.record(name="another count", event=dp_accounting.LaplaceDpEvent(0.5),
     ...               epsilon=2.0, delta=0.0)
     Traceback (most recent call last):
