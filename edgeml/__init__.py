@@ -48,9 +48,9 @@ if TYPE_CHECKING:  # pragma: no cover - names for type checkers and IDEs only
         runtime,
         security,
     )
-    from edgeml._environment import environment  # noqa: F401
-    from edgeml.conversion import convert  # noqa: F401
-    from edgeml.runtime import load  # noqa: F401
+    from edgeml._environment import environment as environment
+    from edgeml.conversion import convert as convert
+    from edgeml.runtime import load as load
 
 __all__ = sorted(["__version__", *_SUBMODULES, *_LAZY_ATTRIBUTES])
 

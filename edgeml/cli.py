@@ -28,6 +28,7 @@ __all__ = ["SUBCOMMANDS", "build_parser", "main"]
 
 #: Subcommand name -> module that defines ``add_parser``.
 SUBCOMMANDS: dict[str, str] = {
+    "demo": "edgeml.demo",
     "bench": "edgeml.runtime._cli_bench",
     "inspect": "edgeml.runtime._cli_inspect",
     "serve": "edgeml.monitor._cli",
