@@ -203,11 +203,15 @@ def grafana_dashboard(
                 (
                     f"sum by (model, detector) "
                     f"(increase(edgeml_concept_drift_alarms_total{_MODEL}[1h]))",
-                    "{{model}} {{detector}}",
-                )
+                    "{{model}} {{detector}} alarms per hour",
+                ),
+                (
+                    f"max_over_time(edgeml_concept_drift_state{_MODEL}[{rate}])",
+                    "{{model}} {{detector}} state (1 warning, 2 drift)",
+                ),
             ],
             "short",
-            "Alarms of the streaming detector on the error stream, per hour.",
+            "Alarms of the streaming detector on the error stream, and its state.",
             None,
         ),
         (

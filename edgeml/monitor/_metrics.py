@@ -174,6 +174,13 @@ METRICS: tuple[MetricSpec, ...] = (
         buckets=LABEL_DELAY_BUCKETS,
     ),
     MetricSpec(
+        "edgeml_concept_drift_state",
+        "gauge",
+        "State of the concept-drift detector after the last label: 0 stable, 1 warning, "
+        "2 drift (detectors reset after an alarm, so 2 is brief; alarms are counted).",
+        ("model", "detector"),
+    ),
+    MetricSpec(
         "edgeml_concept_drift_alarms_total",
         "counter",
         "Alarms of the concept-drift detector watching the error stream.",

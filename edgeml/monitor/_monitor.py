@@ -354,6 +354,10 @@ class ModelMonitor:
         }
         self._m_pending = self._child("edgeml_pending_predictions", model=label)
         self._m_delay = self._child("edgeml_label_delay_seconds", model=label)
+        self._m_state = self._child(
+            "edgeml_concept_drift_state", model=label, detector=self._detector_name
+        )
+        self._m_state.set(0)
         self._m_alarms = self._child(
             "edgeml_concept_drift_alarms_total", model=label, detector=self._detector_name
         )
@@ -583,6 +587,10 @@ class ModelMonitor:
         if join.alarms != self._alarms:
             self._m_alarms.inc(join.alarms - self._alarms)
             self._alarms = join.alarms
+        detector = join.detector
+        if detector is not None:
+            warning = bool(getattr(detector, "warning_detected", False))
+            self._m_state.set(2 if detector.drift_detected else int(warning))
         self._m_pending.set(join.pending)
         accuracy = join.accuracy
         if accuracy is not None:

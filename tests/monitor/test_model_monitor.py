@@ -412,3 +412,35 @@ def test_observe_refuses_inputs_unlike_the_reference(
     assert _value(registry, "edgeml_errors_total", kind="invalid_input") == 1
     monitor.observe(reference[:2], outputs, latency=0.001)
     assert _value(registry, "edgeml_samples_total") == 2
+
+
+class _ScriptedDetector:
+    """Plays back a fixed sequence of (warning, drift) states, one per update."""
+
+    def __init__(self, states: list[tuple[bool, bool]]) -> None:
+        self.states = iter(states)
+        self.warning_detected = False
+        self.drift_detected = False
+
+    def update(self, x: float) -> _ScriptedDetector:
+        self.warning_detected, self.drift_detected = next(self.states)
+        return self
+
+
+def test_detector_state_gauge_follows_the_detector(classifier: Any, registry: Any) -> None:
+    detector = _ScriptedDetector([(False, False), (True, False), (False, True), (False, False)])
+    monitor = ModelMonitor(classifier, registry=registry, name="clf", concept_detector=detector)
+    seen = []
+    for i in range(4):
+        monitor.record_prediction(i, 0)
+        monitor.record_label(i, 1)
+        seen.append(
+            registry.get_sample_value(
+                "edgeml_concept_drift_state", {"model": "clf", "detector": "_scripteddetector"}
+            )
+        )
+    assert seen == [0.0, 1.0, 2.0, 0.0]
+    alarms = registry.get_sample_value(
+        "edgeml_concept_drift_alarms_total", {"model": "clf", "detector": "_scripteddetector"}
+    )
+    assert alarms == 1.0
