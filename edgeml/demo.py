@@ -19,7 +19,7 @@ Examples
 >>> from edgeml.demo import synthetic_records
 >>> records = synthetic_records(5, seed=0)
 >>> sorted(records)[:4]
-['age', 'consent', 'email', 'heart_rate']
+['age', 'collected_at', 'consent', 'email']
 >>> len(records["email"])
 5
 """
