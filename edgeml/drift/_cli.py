@@ -1,0 +1,179 @@
+"""``edgeml drift``: compare two tables from files and print the drift report.
+
+Register with ``SUBCOMMANDS["drift"] = "edgeml.drift._cli"`` in :mod:`edgeml.cli`.
+
+Examples
+--------
+>>> import argparse
+>>> parser = argparse.ArgumentParser(prog="edgeml")
+>>> _ = add_parser(parser.add_subparsers())
+>>> args = parser.parse_args(["drift", "ref.csv", "cur.csv", "--numeric", "psi,ks"])
+>>> args.numeric, args.correction, args.format
+('psi,ks', 'bh', 'markdown')
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from edgeml._io import atomic_write
+from edgeml.errors import DataError
+
+__all__ = ["add_parser", "read_table", "run"]
+
+#: Exit code of ``--fail-on-drift`` when the dataset verdict is "drift".
+DRIFT_EXIT_CODE = 3
+
+
+def _csv_columns(path: Path) -> dict[str, np.ndarray]:
+    with path.open(newline="", encoding="utf-8") as handle:
+        rows = list(csv.reader(handle))
+    if len(rows) < 2:
+        raise DataError(f"{path} needs a header row and at least one data row.")
+    header, body = rows[0], rows[1:]
+    if any(len(row) != len(header) for row in body):
+        raise DataError(f"{path}: every row must have {len(header)} fields like the header.")
+    columns: dict[str, np.ndarray] = {}
+    for j, name in enumerate(header):
+        cells = [row[j] for row in body]
+        try:
+            columns[name] = np.array([float(c) if c.strip() else np.nan for c in cells])
+        except ValueError:
+            columns[name] = np.array(cells, dtype=object)
+    return columns
+
+
+def read_table(path: str | Path) -> Any:
+    r"""Read a table from ``.csv`` (header row), ``.npy`` or ``.npz`` (one array).
+
+    CSV columns whose cells all parse as numbers (empty cells become NaN) are numeric;
+    other columns are categorical strings.
+
+    Parameters
+    ----------
+    path : str or pathlib.Path
+
+    Returns
+    -------
+    numpy.ndarray or dict of str to numpy.ndarray
+
+    Raises
+    ------
+    DataError
+        Unknown extension, unreadable file, or an ``.npz`` without exactly one array.
+
+    Examples
+    --------
+    >>> import pathlib, tempfile
+    >>> target = pathlib.Path(tempfile.mkdtemp()) / "t.csv"
+    >>> _ = target.write_text("age,city\n31,paris\n,lyon\n")
+    >>> table = read_table(target)
+    >>> table["age"].tolist(), table["city"].tolist()
+    ([31.0, nan], ['paris', 'lyon'])
+    """
+    source = Path(path)
+    suffix = source.suffix.lower()
+    try:
+        if suffix == ".csv":
+            return _csv_columns(source)
+        if suffix == ".npy":
+            return np.load(source, allow_pickle=False)
+        if suffix == ".npz":
+            with np.load(source, allow_pickle=False) as archive:
+                names = list(archive.files)
+                if len(names) != 1:
+                    raise DataError(f"{source} holds {len(names)} arrays; save exactly one.")
+                return archive[names[0]]
+    except OSError as exc:
+        raise DataError(f"Cannot read {source}: {exc}") from exc
+    raise DataError(f"{source}: use a .csv, .npy or .npz file (got {suffix or 'no extension'}).")
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run ``edgeml drift`` with parsed arguments; return the exit code.
+
+    Parameters
+    ----------
+    args : argparse.Namespace
+
+    Returns
+    -------
+    int
+        0, or 3 with ``--fail-on-drift`` when the dataset drifted.
+    """
+    from edgeml.drift import compare
+
+    report = compare(
+        read_table(args.reference),
+        read_table(args.current),
+        numeric=tuple(m.strip() for m in args.numeric.split(",")),
+        correction=None if args.correction == "none" else args.correction,
+        alpha=args.alpha,
+        drift_share=args.drift_share,
+        nan_policy=args.nan_policy,
+    )
+    text = json.dumps(report.to_dict(), indent=2) if args.format == "json" else report.to_markdown()
+    if args.output:
+        atomic_write(args.output, text + "\n")
+    else:
+        sys.stdout.write(text + "\n")
+    return DRIFT_EXIT_CODE if args.fail_on_drift and report.drifted else 0
+
+
+def add_parser(subparsers: Any) -> argparse.ArgumentParser:
+    """Add the ``drift`` subcommand.
+
+    Parameters
+    ----------
+    subparsers : argparse._SubParsersAction
+
+    Returns
+    -------
+    argparse.ArgumentParser
+    """
+    parser: argparse.ArgumentParser = subparsers.add_parser(
+        "drift",
+        help="compare two tables (.csv/.npy/.npz) feature by feature",
+        description=(
+            "Test every feature of CURRENT against REFERENCE (PSI for numbers, chi-square "
+            "for categories by default) and print the report with one dataset verdict."
+        ),
+    )
+    parser.add_argument("reference", type=Path, help="reference table")
+    parser.add_argument("current", type=Path, help="current table, same columns")
+    parser.add_argument(
+        "--numeric",
+        default="psi",
+        help="comma-separated tests for numeric columns, the first decides "
+        "(psi, js, wasserstein, ks; default psi)",
+    )
+    parser.add_argument(
+        "--correction",
+        choices=("bh", "bonferroni", "none"),
+        default="bh",
+        help="multiple-testing correction for p-value tests (default bh)",
+    )
+    parser.add_argument("--alpha", type=float, default=0.05, help="level for p-value tests")
+    parser.add_argument(
+        "--drift-share",
+        type=float,
+        default=0.5,
+        help="the dataset drifted when at least this share of features drifted",
+    )
+    parser.add_argument("--nan-policy", choices=("raise", "omit"), default="raise")
+    parser.add_argument("--format", choices=("markdown", "json"), default="markdown")
+    parser.add_argument("--output", type=Path, help="write the report here instead of stdout")
+    parser.add_argument(
+        "--fail-on-drift",
+        action="store_true",
+        help=f"exit with code {DRIFT_EXIT_CODE} when the dataset drifted (for pipelines)",
+    )
+    parser.set_defaults(func=run)
+    return parser
