@@ -211,3 +211,13 @@ def test_app_from_a_path_and_from_a_monitor(classifier_path: Path, classifier: A
         create_app(classifier, monitor=monitor, name="x")
     with pytest.raises(ConfigError, match="'max_batch'"):
         create_app(classifier, max_batch=0)
+
+
+def test_every_public_name_of_the_layer_resolves() -> None:
+    import edgeml.monitor as monitor
+
+    for name in monitor.__all__:
+        assert getattr(monitor, name) is not None
+    assert sorted(dir(monitor)) == sorted(set(dir(monitor)) | set(monitor.__all__))
+    with pytest.raises(AttributeError, match="no_such_name"):
+        _ = monitor.no_such_name  # type: ignore[attr-defined]
