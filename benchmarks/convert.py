@@ -82,6 +82,7 @@ def row(name: str, tfl: Any, x_test: np.ndarray, y_test: np.ndarray, seconds: fl
         "convert_seconds": round(seconds, 3),
         "io": f"{report.inputs[0].dtype}/{report.outputs[0].dtype}",
         "float_ops": len(report.float_ops),
+        "warnings": len(report.warnings),
     }
 
 

@@ -99,7 +99,7 @@ def input_specs(model: Any, kind: Kind, signature_key: str | None = None) -> lis
         try:
             tensors = list(model.inputs)
         except (AttributeError, ValueError):  # subclassed: no symbolic inputs
-            return None
+            return _subclassed_specs(model)
         return [
             InputSpec(
                 str(getattr(t, "name", f"input_{i}")),
@@ -124,6 +124,18 @@ def input_specs(model: Any, kind: Kind, signature_key: str | None = None) -> lis
     flat = tf.nest.flatten(function.structured_input_signature)
     specs = [s for s in flat if isinstance(s, tf.TensorSpec) and s.dtype != tf.resource]
     return [_spec_from_tensor_spec(s, f"input_{i}") for i, s in enumerate(specs)]
+
+
+def _subclassed_specs(model: Any) -> list[InputSpec] | None:
+    """Input of a called, single-input subclassed Keras 3 model (from its build shapes)."""
+    shapes = getattr(model, "_build_shapes_dict", None)
+    if not isinstance(shapes, dict) or len(shapes) != 1:
+        return None
+    ((name, shape),) = shapes.items()
+    if not isinstance(shape, tuple) or not shape:
+        return None
+    dtype = str(getattr(model, "input_dtype", "float32"))
+    return [InputSpec(name.removesuffix("_shape"), (None, *shape[1:]), dtype)]
 
 
 def layer_classes(model: Any) -> list[str]:

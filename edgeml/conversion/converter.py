@@ -9,7 +9,9 @@ builtin ops are allowed unless ``allow_flex=True``.
 
 After conversion the result is checked, not trusted: input/output types must be the
 ones asked for, the ops that still compute in float are listed, Flex ops are named, and
-one sample is run through the interpreter to catch models that output NaN. The model
+one sample is run through both the source and the converted model to catch
+conversions that output NaN or wrong values (such as a Keras 3 model saved with
+``tf.saved_model.save``). The model
 then gets an ``edgeml`` metadata entry (versions, this report, SHA-256 of the weights).
 """
 
@@ -223,24 +225,102 @@ def _check_result(report: ConversionReport, mode: str, io: str, allow_flex: bool
     return warnings
 
 
-def _smoke_input(report: ConversionReport, samples: list[list[np.ndarray]]) -> list[np.ndarray]:
+# Largest output difference (relative to the output's scale) between the source model
+# and its conversion on one in-distribution sample before the result is called suspect.
+_AGREEMENT_TOLERANCE = {
+    "none": 1e-3,
+    "float16": 0.02,
+    "dynamic": 0.1,
+    "int16x8": 0.1,
+    "int8": 0.25,
+    "int4-weights": 0.25,
+}
+
+
+def _check_sample(report: ConversionReport, samples: list[list[np.ndarray]]) -> list[np.ndarray]:
+    """Return one input for both models: a calibration sample, else seeded noise."""
     if samples:
         return samples[0]
-    return [
-        np.zeros([1 if d == -1 else d for d in t.shape], dtype=np.float32)
-        if t.dtype.startswith("float") or t.scale is not None
-        else np.zeros([1 if d == -1 else d for d in t.shape], dtype=np.dtype(t.dtype))
-        for t in report.inputs
-    ]
+    rng = np.random.default_rng(0)
+    sample = []
+    for tensor in report.inputs:
+        shape = [1 if d == -1 else d for d in tensor.shape]
+        floating = tensor.dtype.startswith("float") or tensor.scale is not None
+        sample.append(
+            rng.normal(size=shape).astype(np.float32)
+            if floating
+            else np.zeros(shape, dtype=np.dtype(tensor.dtype))
+        )
+    return sample
 
 
-def _outputs_nan(model_bytes: bytes, sample: list[np.ndarray]) -> bool:
+def _single(value: Any) -> np.ndarray | None:
+    """Return the only output of a model call as an array (None for several outputs)."""
+    if isinstance(value, dict):
+        value = list(value.values())
+    if isinstance(value, (list, tuple)):
+        if len(value) != 1:
+            return None
+        value = value[0]
+    return np.asarray(value.numpy() if hasattr(value, "numpy") else value)
+
+
+def _source_output(
+    tf: Any, model: Any, kind: Kind, sample: list[np.ndarray], signature_key: str | None
+) -> np.ndarray | None:
+    """Run the source model on ``sample`` (single-input models only)."""
+    if len(sample) != 1:
+        return None
+    if kind in ("keras", "tf_keras"):
+        return _single(model(sample[0], training=False))
+    if kind == "saved_model":
+        function = tf.saved_model.load(str(model)).signatures[signature_key or "serving_default"]
+        (name,) = function.structured_input_signature[1]
+        return _single(function(**{name: tf.constant(sample[0])}))
+    function = model.get_concrete_function() if kind == "tf_function" else model
+    return _single(function(tf.constant(sample[0])))
+
+
+def _agreement_warnings(
+    tf: Any,
+    model: Any,
+    kind: Kind,
+    model_bytes: bytes,
+    report: ConversionReport,
+    samples: list[list[np.ndarray]],
+    signature_key: str | None,
+) -> list[str]:
+    """Run one sample through source and conversion; describe NaN or disagreement."""
+    sample = _check_sample(report, samples)
     try:
-        outputs = predict(model_bytes, sample)
-    except Exception as exc:  # the interpreter may lack a Flex delegate
-        logger.debug("Smoke test skipped: %s", exc)
-        return False
-    return any(np.isnan(o).any() for o in outputs if np.issubdtype(o.dtype, np.floating))
+        converted = predict(model_bytes, sample)
+    except Exception as exc:  # e.g. Flex ops: this interpreter has no Flex delegate
+        logger.debug("Output check skipped: %s", exc)
+        return []
+    hint = (
+        " If this SavedModel was written by tf.saved_model.save from a Keras 3 model, "
+        "convert the Keras model itself (or a model.export(...) directory) instead."
+    )
+    if any(np.isnan(o).any() for o in converted if np.issubdtype(o.dtype, np.floating)):
+        return ["The converted model outputs NaN on a sample input." + hint]
+    try:
+        with quiet_tensorflow():
+            expected = _source_output(tf, model, kind, sample, signature_key)
+    except Exception as exc:
+        logger.debug("Output check skipped: %s", exc)
+        return []
+    if expected is None or expected.shape != converted[0].shape:
+        return []
+    scale = max(float(np.abs(expected).max()), 1e-3)
+    difference = float(np.abs(expected - converted[0]).max()) / scale
+    tolerance = _AGREEMENT_TOLERANCE[report.mode]
+    if difference > tolerance:
+        return [
+            f"On a sample input the converted model's output differs from the source "
+            f"model's by {difference:.3g} of the output's scale (expected at most "
+            f"{tolerance} for {report.mode!r}); the conversion is suspect." + hint
+        ]
+    return []
 
 
 def convert(
@@ -365,11 +445,11 @@ def convert(
     seconds = time.perf_counter() - start
     report = analyze(model_bytes)
     warnings = _check_result(report, mode, io, allow_flex)
-    if _outputs_nan(model_bytes, _smoke_input(report, samples)):
-        warnings.append(
-            "The converted model outputs NaN on a sample input. If this SavedModel was "
-            "written by tf.saved_model.save from a Keras 3 model, convert the Keras model "
-            "itself instead."
+    learned = is_qat and not samples  # fake-quant ranges: noise would be clipped
+    if not learned:
+        checked = analyze(model_bytes, {"mode": mode})
+        warnings += _agreement_warnings(
+            tf, model, kind, model_bytes, checked, samples, signature_key
         )
     for message in warnings:
         logger.warning(message)

@@ -64,6 +64,7 @@ def test_mlp_modes_keep_accuracy_and_dtypes(
     assert accuracy >= reference - tolerance - 1e-12
     assert [t.dtype for t in report.inputs + report.outputs] == [io_dtype, io_dtype]
     assert weight_dtype in report.weight_dtypes
+    assert report.warnings == ()  # outputs agree with Keras on a sample, nothing stayed float
     assert report.mode == (mode or "none")
     assert report.io == io
     if mode in ("int8", "int16x8"):
@@ -110,6 +111,7 @@ def test_cnn_modes_keep_accuracy(
     assert tfl.report.inputs[0].shape == (-1, 8, 8, 1)
     assert tfl.report.inputs[0].dtype == io_dtype
     assert weight_dtype in tfl.report.weight_dtypes
+    assert tfl.report.warnings == ()
 
 
 def test_edgeml_metadata_entry(converted: Any) -> None:
@@ -159,8 +161,12 @@ def test_subclassed_keras3_model() -> None:
     tfl = convert(model)
     assert tfl.report.source == "keras"
     np.testing.assert_allclose(tfl.predict(x), expected, atol=1e-5)
-    int8 = convert(model, quantization="int8", representative_data=x)
+    unbatched = iter(list(x))  # single samples: the input spec from build() tells them apart
+    int8 = convert(model, quantization="int8", representative_data=unbatched)
+    assert int8.report.calibration_samples == 32
     assert np.abs(int8.predict(x) - expected).max() < 0.1 * np.abs(expected).max()
+    with pytest.raises(DataError, match=r"\(1, 4\).*\(None, 5\)"):
+        convert(model, quantization="int8", representative_data=np.ones((3, 4), np.float32))
 
 
 def test_keras3_export_savedmodel_directory(mlp: Any, digits: Any, tmp_path: Any) -> None:
@@ -281,6 +287,22 @@ def test_conversion_is_quiet_and_leaves_logging_alone(mlp: Any, digits: Any, cap
     assert "Saved artifact" not in out
     assert "Saved artifact" not in err
     assert tf_logger.level == before
+
+
+def test_keras3_saved_with_tf_saved_model_is_flagged(tmp_path: Any) -> None:
+    # The trap from DESIGN.md: tf.saved_model.save on a Keras 3 model converts to a model
+    # whose outputs are wrong, though the SavedModel itself computes correct ones.
+    import keras
+    import tensorflow as tf
+
+    keras.utils.set_random_seed(5)
+    model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(3, activation="softmax")])
+    tf.saved_model.save(model, str(tmp_path))
+    tfl = convert(tmp_path)
+    assert any("tf.saved_model.save" in w for w in tfl.report.warnings)
+    exported = tmp_path.parent / "exported"
+    model.export(str(exported), format="tf_saved_model", verbose=False)
+    assert convert(exported).report.warnings == ()
 
 
 def test_nan_output_is_reported() -> None:
