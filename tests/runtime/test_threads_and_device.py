@@ -128,3 +128,35 @@ def test_tflite_backend_with_tensorflow_blocked_names_the_extra(
         [sys.executable, "-c", code], capture_output=True, text=True, timeout=120
     )
     assert 'pip install "edgeml[tf]"' in result.stdout, result.stderr
+
+
+def test_auto_backend_falls_back_to_tflite_when_litert_is_missing(
+    model_files: dict[str, Path], models: dict[str, bytes], tmp_path: Path
+) -> None:
+    from edgeml.conversion.metadata import with_edgeml_entry
+
+    sealed = tmp_path / "sealed.tflite"
+    sealed.write_bytes(with_edgeml_entry(models["mlp_int8"]))
+    x = np.random.default_rng(3).normal(size=(4, 8)).astype(np.float32)
+    expected = load(sealed).predict(x)
+    np.save(tmp_path / "x.npy", x)
+    blocker = BLOCKER.replace('("tensorflow", "keras", "tf_keras")', '("ai_edge_litert",)')
+    code = blocker + textwrap.dedent(
+        f"""
+        import json
+        import numpy as np
+        import edgeml.runtime
+        model = edgeml.runtime.load({str(sealed)!r})
+        out = model.predict(np.load({str(tmp_path / "x.npy")!r}))
+        print(json.dumps({{"out": out.tolist(), "backend": model.backend,
+                          "integrity": model.integrity.status}}))
+        """
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=300
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    report = json.loads(result.stdout.strip().splitlines()[-1])
+    assert report["backend"] == "tflite"
+    assert report["integrity"] == "verified"
+    np.testing.assert_array_equal(np.array(report["out"], dtype=np.float32), expected)
