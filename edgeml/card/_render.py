@@ -65,11 +65,13 @@ _FIRST: Mapping[str, tuple[str, ...]] = {
         "weights_sha256",
     ),
     "evaluation": ("metric", "reference", "converted", "delta", "agreement"),
+    "audit": ("auc", "advantage", "members", "non_members"),
 }
 # Keys left out of the tables: shown as text elsewhere, or too detailed for a summary.
 _HIDDEN: Mapping[str, frozenset[str]] = {
     "privacy": frozenset({"statement"}),
     "conversion": frozenset({"inputs", "outputs", "tensor_dtypes"}),
+    "audit": frozenset({"attacks"}),
 }
 _MAX_ITEMS = 8
 _HISTOGRAM_FORMAT = "edgeml.drift.Histogram"
@@ -114,7 +116,31 @@ def _section_rows(name: str, section: Mapping[str, Any]) -> list[list[Any]]:
     hidden = _HIDDEN.get(name, frozenset())
     first = [k for k in _FIRST.get(name, ()) if k in section]
     rest = [k for k in section if k not in first and k not in hidden]
-    return [[_label(k), _cell(section[k])] for k in first + rest]
+    rows = [[_label(k), _cell(section[k])] for k in first + rest]
+    if name == "audit":
+        rows += _attack_rows(section.get("attacks"))
+    return rows
+
+
+def _attack_rows(attacks: object) -> list[list[Any]]:
+    """One row per attack of a serialized ``edgeml.privacy.AuditResult``."""
+    if not isinstance(attacks, Sequence) or isinstance(attacks, str):
+        return []
+    rows = []
+    for attack in attacks:
+        if isinstance(attack, Mapping) and "name" in attack:
+            figures = [
+                f"{label} {format_cell(attack[key])}"
+                for key, label in (
+                    ("auc", "AUC"),
+                    ("advantage", "advantage"),
+                    ("tpr_at_1pct_fpr", "TPR at 1% FPR"),
+                    ("tpr_at_01pct_fpr", "TPR at 0.1% FPR"),
+                )
+                if key in attack
+            ]
+            rows.append([f"attack: {attack['name']}", ", ".join(figures)])
+    return rows
 
 
 def _histogram_rows(section: Mapping[str, Any]) -> list[list[Any]]:

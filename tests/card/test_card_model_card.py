@@ -18,7 +18,7 @@ import edgeml
 from edgeml.card import ModelCard
 from edgeml.drift import Histogram
 from edgeml.errors import ConfigError, IntegrityError, ModelFormatError
-from edgeml.privacy import Guarantee
+from edgeml.privacy import Guarantee, audit
 from edgeml.security import generate_key, seal, unseal
 
 pytestmark = pytest.mark.compat
@@ -49,6 +49,12 @@ def _report() -> object:
     return report
 
 
+def _audit() -> object:
+    rng = np.random.default_rng(0)
+    # Per-example losses: members slightly lower than non-members.
+    return audit(None, rng.exponential(0.8, size=200), rng.exponential(1.0, size=200))
+
+
 def _full_card() -> ModelCard:
     sketch = Histogram.fit(np.random.default_rng(0).normal(size=(50, 2)), bins=4)
     return ModelCard.build(
@@ -64,7 +70,7 @@ def _full_card() -> ModelCard:
         metrics={"accuracy": np.float32(0.875)},
         data=_report(),
         privacy=GUARANTEE,
-        audit={"auc": 0.51, "advantage": 0.02},
+        audit=_audit(),
         drift_baseline=sketch,
         extra={"dataset_size": np.int64(1797)},
     )
@@ -74,6 +80,7 @@ def test_sections_hold_each_results_to_dict() -> None:
     card = _full_card()
     assert card.privacy == GUARANTEE.to_dict()
     assert card.data == _report().to_dict()  # type: ignore[attr-defined]
+    assert card.audit == _audit().to_dict()  # type: ignore[attr-defined]
     assert card.drift_baseline is not None
     assert Histogram.from_dict(card.drift_baseline).counts.sum() == 100
     assert card.sections == ("data", "privacy", "audit", "drift_baseline")

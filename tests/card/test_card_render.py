@@ -67,3 +67,21 @@ def test_html_escapes_user_text() -> None:
     assert "&lt;script&gt;" in page
     assert "<li>a &lt; b &amp; c</li>" in page
     assert page.startswith('<div class="edgeml-model-card"><h3>')
+
+
+def test_audit_section_lists_each_attack() -> None:
+    audit = {
+        "auc": 0.6,
+        "advantage": 0.2,
+        "members": 100,
+        "non_members": 100,
+        "attacks": [
+            {"name": "loss_threshold", "auc": 0.6, "advantage": 0.2, "tpr_at_1pct_fpr": 0.05},
+            {"name": "logistic_regression", "auc": 0.55, "advantage": 0.1},
+        ],
+    }
+    text = ModelCard.build("m", audit=audit).to_markdown()
+    assert "## Membership-inference audit" in text
+    assert "| auc | 0.6 |" in text
+    assert "| attack: loss_threshold | AUC 0.6, advantage 0.2, TPR at 1% FPR 0.05 |" in text
+    assert "| attack: logistic_regression | AUC 0.55, advantage 0.1 |" in text

@@ -6,13 +6,14 @@ import dataclasses
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 from card_strategies import cards
 from hypothesis import given
 
 import edgeml
 from edgeml.card import ModelCard, json_schema
-from edgeml.privacy import Guarantee
+from edgeml.privacy import Guarantee, audit
 
 jsonschema = pytest.importorskip("jsonschema")
 
@@ -28,6 +29,7 @@ def _full_document() -> dict[str, Any]:
         privacy=Guarantee(epsilon=float("inf"), delta=1e-5, accountant="rdp"),
         data={"rows_in": 3, "rows_out": 2, "columns_kept": ["a"]},
         evaluation={"metric": "accuracy", "reference": 0.9, "converted": 0.89, "n": 10},
+        audit=audit(None, np.linspace(0.0, 1.0, 50), np.linspace(0.2, 1.2, 50)),
     )
     return card.to_dict()
 
@@ -69,6 +71,8 @@ def test_every_card_validates(card: ModelCard) -> None:
         {"privacy": {"epsilon": 1.0, "delta": 2.0}},
         {"data": {"rows_in": -1}},
         {"conversion": {"weights_sha256": "not-hex"}},
+        {"audit": {"auc": 1.5}},
+        {"audit": {"attacks": [{"auc": 0.5}]}},
         {"unexpected": True},
     ],
 )
