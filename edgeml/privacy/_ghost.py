@@ -163,7 +163,10 @@ def _recording(plans: Sequence[LayerPlan], flavor: KerasFlavor) -> Iterator[None
 
 
 def _rows(tensor: tf.Tensor, batch: tf.Tensor) -> tf.Tensor:
-    """Reshape to ``(batch, positions, features)``."""
+    """Reshape to ``(batch, positions, features)``, keeping static sizes when known."""
+    inner, features = tensor.shape[1:-1], tensor.shape[-1]
+    if inner.is_fully_defined() and features is not None:
+        return tf.reshape(tensor, [-1, inner.num_elements(), features])
     return tf.reshape(tensor, tf.stack([batch, -1, tf.shape(tensor)[-1]]))
 
 

@@ -76,14 +76,14 @@ def _models(K):
         "dense-3d": (
             K.Sequential(
                 [
-                    K.Input((7, 4)),
-                    K.layers.Dense(5, activation="relu"),
-                    K.layers.Dense(40),  # T^2 (d + p) < T d p: the materialised branch
+                    K.Input((3, 20)),
+                    K.layers.Dense(30, activation="relu"),  # T(d + p) < d p: Gram form
+                    K.layers.Dense(4),  # T(d + p) > d p: materialised a_i^T g_i
                     K.layers.Flatten(),
                     K.layers.Dense(3),
                 ]
             ),
-            rng.normal(size=(5, 7, 4)).astype("float32"),
+            rng.normal(size=(5, 3, 20)).astype("float32"),
             y,
         ),
         "conv": (
@@ -91,8 +91,9 @@ def _models(K):
                 [
                     K.Input((14, 14, 2)),
                     K.layers.Conv2D(4, 3, activation="relu"),
-                    K.layers.Conv2D(3, 3, strides=2, padding="same"),
-                    K.layers.Conv2D(2, (2, 3), dilation_rate=(2, 1)),
+                    K.layers.Conv2D(12, 3, strides=2, padding="same"),
+                    K.layers.Conv2D(8, (2, 3), dilation_rate=(2, 1)),
+                    K.layers.Conv2D(16, 3),  # 2x2 output, many channels: Gram form
                     K.layers.Flatten(),
                     K.layers.Dense(3),
                 ]
@@ -136,7 +137,7 @@ def test_layers_get_the_intended_norm_rule(K) -> None:
         name: [p.kind.value for p in _ghost.plan_layers(model)]
         for name, (model, _, _) in _models(K).items()
     }
-    assert kinds["conv"] == ["conv2d", "conv2d", "conv2d", "dense"]
+    assert kinds["conv"] == ["conv2d", "conv2d", "conv2d", "conv2d", "dense"]
     assert kinds["embedding+layernorm"] == ["embedding", "vectorized", "dense"]
 
 
