@@ -1,9 +1,9 @@
 """Child process of test_fuzz.py: load (and run) each fuzzed model, report each outcome.
 
-Reads a pickled list of byte strings from the file named by argv[1] and the index to
-start from in argv[2]. Before each case it prints ``start <i>`` and after it
-``done <i> <outcome>``, flushing, so the parent can tell which case killed the process
-if one ever does.
+Reads a pickled list of byte strings from the file named by argv[1], the index to
+start from in argv[2] and the interpreter backend in argv[3]. Before each case it prints
+``start <i>`` and after it ``done <i> <outcome>``, flushing, so the parent can tell
+which case killed the process if one ever does.
 """
 
 from __future__ import annotations
@@ -17,9 +17,9 @@ from edgeml.errors import EdgeMLError
 from edgeml.runtime import load
 
 
-def outcome(content: bytes) -> str:
+def outcome(content: bytes, backend: str) -> str:
     try:
-        model = load(content, num_threads=1)
+        model = load(content, num_threads=1, backend=backend)  # type: ignore[arg-type]
         x = {
             spec.name: np.zeros(
                 [2 if i == 0 and d is None else (d or 1) for i, d in enumerate(spec.shape)],
@@ -38,9 +38,10 @@ def outcome(content: bytes) -> str:
 def main() -> None:
     with open(sys.argv[1], "rb") as handle:
         cases = pickle.load(handle)
+    backend = sys.argv[3]
     for i in range(int(sys.argv[2]), len(cases)):
         print(f"start {i}", flush=True)
-        print(f"done {i} {outcome(cases[i])}", flush=True)
+        print(f"done {i} {outcome(cases[i], backend)}", flush=True)
 
 
 if __name__ == "__main__":
