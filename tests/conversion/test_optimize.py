@@ -268,7 +268,15 @@ def test_prune_then_qat_keeps_zeros(pruned: Any, digits: Any) -> None:
 
 
 def test_cluster_keras3_model_shares_values(mlp: Any, digits: Any) -> None:
-    model = _compile(cluster(mlp, n_clusters=16))  # tfmot alone returns None for Keras 3
+    from edgeml.conversion._tfmot import tfmot
+
+    clustering = tfmot().clustering.keras
+    init = clustering.CentroidInitialization.LINEAR
+    # the trap: tfmot returns None, without an error, for a Keras 3 model
+    assert (
+        clustering.cluster_weights(mlp, number_of_clusters=16, cluster_centroids_init=init) is None
+    )
+    model = _compile(cluster(mlp, n_clusters=16))
     model.fit(digits.x_train, digits.y_train, epochs=1, batch_size=32, verbose=0)
     stripped = strip(model)
     for kernel in _kernels(stripped):
