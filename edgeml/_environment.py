@@ -7,7 +7,7 @@ Examples
 >>> env.edgeml_version == edgeml.__version__
 True
 >>> sorted(env.extras)
-['litert', 'monitor', 'tf']
+['demo', 'litert', 'monitor', 'serve', 'tf']
 """
 
 from __future__ import annotations
@@ -27,8 +27,10 @@ EXTRAS: dict[str, tuple[str, ...]] = {
     "litert": ("ai-edge-litert",),
     "tf": ("tensorflow", "tf-keras", "tensorflow-model-optimization", "ai-edge-litert"),
     "monitor": ("prometheus-client",),
+    "serve": ("prometheus-client", "fastapi", "uvicorn"),
+    "demo": ("tensorflow", "scikit-learn"),
 }
-_CORE = ("numpy", "scipy", "dp-accounting")
+_CORE = ("numpy", "scipy", "dp-accounting", "cryptography")
 
 
 def _version_of(distribution: str) -> str | None:

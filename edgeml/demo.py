@@ -265,9 +265,9 @@ def run_demo(
 
     # 2. DP-SGD on scikit-learn's digits.
     say(f"2/8 training an MLP on digits with DP-SGD at epsilon {epsilon:g}")
-    tf = require("tensorflow", extra="tf", feature="edgeml demo")
-    datasets = require("sklearn.datasets", extra="dev", feature="edgeml demo (bundled digits)")
-    selection = require("sklearn.model_selection", extra="dev", feature="edgeml demo")
+    tf = require("tensorflow", extra="demo", feature="edgeml demo")
+    datasets = require("sklearn.datasets", extra="demo", feature="edgeml demo (bundled digits)")
+    selection = require("sklearn.model_selection", extra="demo", feature="edgeml demo")
     digits = datasets.load_digits()
     x = (digits.data / 16.0).astype(np.float32)
     y = digits.target.astype(np.int64)
