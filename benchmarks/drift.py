@@ -7,7 +7,7 @@ Runs, in one process and on the same data:
    plain loop of ``scipy.stats.ks_2samp`` / ``scipy.stats.wasserstein_distance`` / numpy
    PSI per column. Seconds and peak memory (tracemalloc, in a second run) for both.
 2. ``Histogram.update`` rows per second (whole table at once, and 1,000-row batches).
-3. ``update_many`` items per second of ADWIN, PageHinkley and DDM on a 1,000,000-long
+3. ``update_many`` items per second of ADWIN, PageHinkley, DDM and HDDM_A on a 1,000,000-long
    Bernoulli error stream whose rate moves from 0.1 to 0.3 at index 500,000, with the
    detection delay and false alarms.
 
@@ -32,7 +32,7 @@ import numpy as np
 from scipy import stats
 
 import edgeml
-from edgeml.drift import ADWIN, DDM, Histogram, PageHinkley, compare, evaluate_detector
+from edgeml.drift import ADWIN, DDM, HDDM_A, Histogram, PageHinkley, compare, evaluate_detector
 
 
 def make_table(rows: int, features: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
@@ -165,7 +165,7 @@ def detector_benchmark(length: int) -> dict[str, Any]:
     change = length // 2
     stream = np.r_[rng.random(change) < 0.1, rng.random(length - change) < 0.3].astype(float)
     out: dict[str, Any] = {"length": length, "change_point": change}
-    for detector in (ADWIN(), PageHinkley(), DDM()):
+    for detector in (ADWIN(), PageHinkley(), DDM(), HDDM_A()):
         seconds, _ = timed(lambda d=detector: d.clone().update_many(stream))
         evaluation = evaluate_detector(detector, stream, [change])
         out[type(detector).__name__] = {

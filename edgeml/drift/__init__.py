@@ -19,6 +19,7 @@ from edgeml.drift._binned import js as js
 from edgeml.drift._binned import psi as psi
 from edgeml.drift._detectors import ADWIN as ADWIN
 from edgeml.drift._detectors import DDM as DDM
+from edgeml.drift._detectors import HDDM_A as HDDM_A
 from edgeml.drift._detectors import DriftDetector as DriftDetector
 from edgeml.drift._detectors import PageHinkley as PageHinkley
 from edgeml.drift._evaluate import DetectorEvaluation as DetectorEvaluation
@@ -36,6 +37,7 @@ from edgeml.drift._wasserstein import wasserstein as wasserstein
 __all__ = [
     "ADWIN",
     "DDM",
+    "HDDM_A",
     "DetectorEvaluation",
     "DriftDetector",
     "DriftReport",

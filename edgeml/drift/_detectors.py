@@ -22,8 +22,11 @@ The semantics follow river 0.26 (``river.drift.ADWIN``, ``river.drift.PageHinkle
   ``threshold`` after ``min_instances`` values.
 - DDM (Gama et al., 2004): error rate ``p`` and ``s = sqrt(p (1 - p) / n)``; warning when
   ``p + s > p_min + 2 s_min``, drift when ``p + s > p_min + 3 s_min``.
+- HDDM_A (Frias-Blanco et al., 2015): Hoeffding bounds on the mean since the last reset
+  against the mean at the cut point where ``mean + eps`` was lowest; no assumption on
+  the distribution, so fewer early false alarms than DDM (``river.drift.binary.HDDMA``).
 
-Stable API (used by ``edgeml.monitor``): the three classes, ``update``,
+Stable API (used by ``edgeml.monitor``): the detector classes, ``update``,
 ``update_many``, ``drift_detected``, ``warning_detected``, ``n_detections``,
 ``reset``, ``clone``, ``get_params``.
 
@@ -47,7 +50,7 @@ from numpy.typing import NDArray
 
 from edgeml.errors import DataError, invalid_argument
 
-__all__ = ["ADWIN", "DDM", "DriftDetector", "PageHinkley"]
+__all__ = ["ADWIN", "DDM", "HDDM_A", "DriftDetector", "PageHinkley"]
 
 FloatArray = NDArray[np.float64]
 IntArray = NDArray[np.int64]
@@ -663,5 +666,146 @@ class DDM(DriftDetector):
                 self._warning_detected = bool(
                     armed[-1] and ps[-1] > p_min[-1] + self.warning_threshold * s_min[-1]
                 )
+            start += block.size
+        return np.array(detections, dtype=np.int64)
+
+
+# --------------------------------------------------------------------------- HDDM_A
+class HDDM_A(DriftDetector):  # noqa: N801 - the method's published name
+    """Hoeffding's-bound drift detection on averages, for a stream of values in [0, 1].
+
+    Parameters
+    ----------
+    drift_confidence : float, default 0.001
+        Confidence of the drift test (smaller: fewer false alarms, later alarms).
+    warning_confidence : float, default 0.005
+        Confidence of the warning test.
+    two_sided_test : bool, default False
+        Also raise alarms when the mean decreases.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> rng = np.random.default_rng(5)
+    >>> errors = np.r_[rng.random(3000) < 0.1, rng.random(3000) < 0.3].astype(int)
+    >>> HDDM_A().update_many(errors).tolist()
+    [3130]
+    """
+
+    _param_names = ("drift_confidence", "warning_confidence", "two_sided_test")
+    _binary = True
+    _BLOCK = 8192
+
+    def __init__(
+        self,
+        drift_confidence: float = 0.001,
+        warning_confidence: float = 0.005,
+        two_sided_test: bool = False,
+    ) -> None:
+        for name, value in (
+            ("drift_confidence", drift_confidence),
+            ("warning_confidence", warning_confidence),
+        ):
+            if not isinstance(value, (int, float)) or not 0 < value < 1:
+                raise invalid_argument("HDDM_A", name, value, "a number in the range (0, 1)")
+        super().__init__()
+        self.drift_confidence = float(drift_confidence)
+        self.warning_confidence = float(warning_confidence)
+        self.two_sided_test = bool(two_sided_test)
+        # Logarithms computed once, shared by both paths (same rounding everywhere).
+        self._log_bound = math.log(1.0 / self.drift_confidence)
+        self._log_drift = math.log(2.0 / self.drift_confidence)
+        self._log_warning = math.log(2.0 / self.warning_confidence)
+        self._reset_state()
+
+    @property
+    def warning_detected(self) -> bool:
+        """Whether the last value put the detector in its warning zone."""
+        return self._warning_detected
+
+    def _reset_state(self) -> None:
+        self._count = 0
+        self._errors = 0.0
+        # Cut points: (count, mean, mean + eps) at the lowest mean + eps, and
+        # (count, mean, mean - eps) at the highest mean - eps, since the last reset.
+        self._low = (0, 0.0, math.inf)
+        self._high = (0, 0.0, -math.inf)
+
+    def _tests(self, n: Any, mean: Any, cut_n: Any, cut_mean: Any, up: bool) -> tuple[Any, Any]:
+        with np.errstate(divide="ignore", invalid="ignore"):
+            m = (n - cut_n) / cut_n * (1.0 / n)
+            gap = mean - cut_mean if up else cut_mean - mean
+            moved = cut_n != n
+            drift = moved & (gap >= np.sqrt(m / 2 * self._log_drift))
+            warning = moved & (gap >= np.sqrt(m / 2 * self._log_warning))
+        return drift, warning
+
+    def _update_one(self, value: float) -> bool:
+        self._count += 1
+        self._errors += value
+        n, mean = self._count, self._errors / self._count
+        eps = math.sqrt(1.0 / (2 * n) * self._log_bound)
+        if mean + eps <= self._low[2]:
+            self._low = (n, mean, mean + eps)
+        if mean - eps >= self._high[2]:
+            self._high = (n, mean, mean - eps)
+        up_drift, up_warning = self._tests(n, mean, self._low[0], self._low[1], True)
+        drift, warning = bool(up_drift), bool(up_warning) and not bool(up_drift)
+        if self.two_sided_test:
+            down_drift, down_warning = self._tests(n, mean, self._high[0], self._high[1], False)
+            drift = drift or bool(down_drift)
+            warning = warning or (bool(down_warning) and not bool(down_drift))
+        self._warning_detected = warning
+        return drift
+
+    @staticmethod
+    def _cut_points(values: FloatArray, carried: float, lowest: bool) -> IntArray:
+        """Index of the running cut point (ties move it to the latest value, as river)."""
+        head = np.concatenate([[carried], values[:-1]])
+        if lowest:
+            renew = values <= np.minimum.accumulate(head)
+        else:
+            renew = values >= np.maximum.accumulate(head)
+        last: IntArray = np.maximum.accumulate(np.where(renew, np.arange(values.size), -1))
+        return last
+
+    def _update_block(self, values: FloatArray) -> IntArray:
+        detections: list[int] = []
+        start = 0
+        while start < values.size:
+            block = values[start : start + self._BLOCK]
+            counts = self._count + np.arange(1, block.size + 1)
+            errors = self._errors + np.cumsum(block)
+            mean = errors / counts
+            eps = np.sqrt(1.0 / (2 * counts) * self._log_bound)
+            found = []
+            sides = ((self._low, mean + eps, True), (self._high, mean - eps, False))
+            for state, key, lowest in sides:
+                last = self._cut_points(key, state[2], lowest)
+                known = last >= 0
+                at = np.maximum(last, 0)
+                cut_n = np.where(known, counts[at], state[0])
+                cut_mean = np.where(known, mean[at], state[1])
+                cut_key = np.where(known, key[at], state[2])
+                found.append((cut_n, cut_mean, cut_key))
+            up_drift, up_warning = self._tests(counts, mean, found[0][0], found[0][1], True)
+            drift, warning = up_drift, up_warning & ~up_drift
+            if self.two_sided_test:
+                down_drift, down_warning = self._tests(
+                    counts, mean, found[1][0], found[1][1], False
+                )
+                drift = drift | down_drift
+                warning = warning | (down_warning & ~down_drift)
+            hit = np.flatnonzero(drift)
+            if hit.size:
+                detections.append(start + int(hit[0]))
+                self._reset_state()
+                self._warning_detected = False
+                start += int(hit[0]) + 1
+                continue
+            self._count, self._errors = int(counts[-1]), float(errors[-1])
+            self._low = (int(found[0][0][-1]), float(found[0][1][-1]), float(found[0][2][-1]))
+            self._high = (int(found[1][0][-1]), float(found[1][1][-1]), float(found[1][2][-1]))
+            self._warning_detected = bool(warning[-1])
             start += block.size
         return np.array(detections, dtype=np.int64)

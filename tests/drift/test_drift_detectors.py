@@ -1,8 +1,9 @@
 """Streaming detectors: a shared contract, and alarms pinned against river 0.26.1.
 
 Expected indices were produced by running river 0.26.1 (``river.drift.ADWIN``,
-``river.drift.PageHinkley``, ``river.drift.binary.DDM``) one value at a time over the
-same seeded streams defined below; river is not needed to run these tests.
+``river.drift.PageHinkley``, ``river.drift.binary.DDM``, ``river.drift.binary.HDDMA``)
+one value at a time over the same seeded streams defined below; river is not needed to
+run these tests.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import pickle
 import numpy as np
 import pytest
 
-from edgeml.drift import ADWIN, DDM, DriftDetector, PageHinkley, evaluate_detector
+from edgeml.drift import ADWIN, DDM, HDDM_A, DriftDetector, PageHinkley, evaluate_detector
 from edgeml.errors import ConfigError, DataError
 
 pytestmark = pytest.mark.compat
@@ -29,7 +30,20 @@ def signal_stream() -> np.ndarray:
     return np.r_[gen.normal(0, 1, 3000), gen.normal(1, 1, 3000), gen.normal(-0.5, 2, 3000)]
 
 
-DETECTORS = [ADWIN(), PageHinkley(), DDM(), ADWIN(delta=0.05, clock=8), PageHinkley(mode="up")]
+DETECTORS = [
+    ADWIN(),
+    PageHinkley(),
+    DDM(),
+    HDDM_A(),
+    HDDM_A(two_sided_test=True),
+    ADWIN(delta=0.05, clock=8),
+    PageHinkley(mode="up"),
+]
+
+
+def falling_errors() -> np.ndarray:
+    gen = np.random.default_rng(1)
+    return np.r_[gen.random(4000) < 0.3, gen.random(4000) < 0.05].astype(int)
 
 
 def one_by_one(detector: DriftDetector, values: np.ndarray) -> list[int]:
@@ -112,6 +126,7 @@ def test_bad_values_get_edgeml_errors() -> None:
         (lambda: PageHinkley(mode="sideways"), "'mode'"),
         (lambda: PageHinkley(alpha=1.5), "'alpha'"),
         (lambda: DDM(warm_start=-1), "'warm_start'"),
+        (lambda: HDDM_A(drift_confidence=2), "'drift_confidence'"),
     ],
 )
 def test_bad_parameters(make, message: str) -> None:  # type: ignore[no-untyped-def]
@@ -127,6 +142,10 @@ PINNED = [
     ("errors", DDM(), [5746, 5961]),
     ("errors", DDM(warm_start=50, drift_threshold=2.5), [5461]),
     ("errors", PageHinkley(), [5169]),
+    ("errors", HDDM_A(), [5060]),
+    ("errors", HDDM_A(two_sided_test=True), [5060]),
+    ("falling", HDDM_A(two_sided_test=True), [4107]),
+    ("falling", HDDM_A(), []),
     ("signal", ADWIN(), [3039, 6047]),
     (
         "signal",
@@ -217,7 +236,7 @@ PINNED = [
 
 @pytest.mark.parametrize(("stream", "detector", "expected"), PINNED, ids=lambda v: repr(v)[:40])
 def test_detections_match_river(stream: str, detector: DriftDetector, expected: list[int]) -> None:
-    values = errors_stream() if stream == "errors" else signal_stream()
+    values = {"errors": errors_stream, "signal": signal_stream, "falling": falling_errors}[stream]()
     assert detector.clone().update_many(values).tolist() == expected
     assert one_by_one(detector.clone(), values) == expected
 
@@ -232,6 +251,18 @@ def test_ddm_warnings_match_river() -> None:
     assert len(warnings) == 924
     assert warnings[:3] == [85, 86, 87]
     assert warnings[-3:] == [6290, 6291, 6294]
+
+
+def test_hddm_a_warnings_match_river() -> None:
+    # river 0.26.1 HDDMA(two_sided_test=True) on falling_errors(): 20 warnings, the first
+    # at 4087, 4088, 4089; HDDMA() on errors_stream(): 11 warnings from 5050, 5051, 5053.
+    for detector, stream, count, first in (
+        (HDDM_A(two_sided_test=True), falling_errors(), 20, [4087, 4088, 4089]),
+        (HDDM_A(), errors_stream(), 11, [5050, 5051, 5053]),
+    ):
+        warnings = [i for i, x in enumerate(stream.tolist()) if detector.update(x).warning_detected]
+        assert len(warnings) == count
+        assert warnings[:3] == first
 
 
 def test_adwin_constant_stream_never_alarms_and_window_grows() -> None:
