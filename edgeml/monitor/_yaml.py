@@ -1,8 +1,9 @@
 """A minimal block-style YAML writer for the configuration files edgeml generates.
 
-Strings are always quoted: as JSON strings, which YAML reads as double-quoted scalars,
-or single-quoted when they contain double quotes (PromQL label matchers), so no value can
-be mistaken for a number, a boolean or YAML syntax. This avoids a PyYAML
+Strings are always quoted: double-quoted with YAML escapes for anything not printable,
+or single-quoted when they are printable ASCII containing double quotes (PromQL label
+matchers stay readable), so no value can be mistaken for a number, a boolean or YAML
+syntax. This avoids a PyYAML
 dependency for writing three small, fixed-shape files.
 
 Examples
@@ -18,12 +19,26 @@ groups:
 
 from __future__ import annotations
 
-import json
 import math
+import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 __all__ = ["dump"]
+
+_KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+def _escape(char: str) -> str:
+    """One character inside a YAML double-quoted scalar."""
+    if char in '"\\':
+        return "\\" + char
+    code = ord(char)
+    # Printable characters stay; controls, YAML's own line breaks (U+0085, U+2028,
+    # U+2029), surrogates and non-characters are escaped by code point.
+    if char.isprintable() and code not in (0x85, 0x2028, 0x2029, 0xFEFF):
+        return char
+    return f"\\u{code:04x}" if code <= 0xFFFF else f"\\U{code:08x}"
 
 
 def _scalar(value: Any) -> str:
@@ -34,11 +49,16 @@ def _scalar(value: Any) -> str:
     if isinstance(value, float):
         if not math.isfinite(value):
             raise ValueError(f"YAML output cannot hold the non-finite number {value!r}")
-        return repr(value)
+        text = repr(value)
+        # YAML 1.1 readers (PyYAML) need a dot in the mantissa and a signed exponent.
+        mantissa, _, exponent = text.partition("e")
+        if "." not in mantissa:
+            mantissa += ".0"
+        return mantissa + ("e" + exponent if exponent else "")
     if isinstance(value, str):
         if '"' in value and value.isprintable() and value.isascii():
             return "'" + value.replace("'", "''") + "'"  # readable PromQL, no backslashes
-        return json.dumps(value)
+        return '"' + "".join(_escape(c) for c in value) + '"'
     raise TypeError(f"cannot write {type(value).__name__} as YAML")
 
 
@@ -49,7 +69,7 @@ def _lines(value: Any, indent: int) -> list[str]:
             return [pad + "{}"]
         out: list[str] = []
         for key, item in value.items():
-            if not isinstance(key, str) or not key.replace("_", "").isalnum():
+            if not isinstance(key, str) or not _KEY.match(key):
                 raise ValueError(f"unsupported YAML key {key!r}")
             if isinstance(item, (Mapping, list, tuple)) and item:
                 out.append(f"{pad}{key}:")
