@@ -20,6 +20,7 @@ from __future__ import annotations
 import logging
 import re
 import time
+from dataclasses import replace
 from typing import Any, Literal
 
 import numpy as np
@@ -196,7 +197,7 @@ def _expected_io_dtype(io: str) -> str | None:
     return {"float": "float32", "int8": "int8", "uint8": "uint8", "int16": "int16"}.get(io)
 
 
-def _check_result(report: ConversionReport, mode: str, io: str, allow_flex: bool) -> list[str]:
+def _check_result(report: ConversionReport, mode: str, io: str) -> list[str]:
     warnings: list[str] = []
     expected = _expected_io_dtype(io)
     numeric = {"float32", "float16", "int8", "uint8", "int16"}
@@ -443,27 +444,25 @@ def convert(
         if mode == "int4-weights":
             model_bytes = _int4_weights(model_bytes)
     seconds = time.perf_counter() - start
-    report = analyze(model_bytes)
-    warnings = _check_result(report, mode, io, allow_flex)
-    learned = is_qat and not samples  # fake-quant ranges: noise would be clipped
-    if not learned:
-        checked = analyze(model_bytes, {"mode": mode})
+    report = analyze(model_bytes, {"mode": mode})
+    warnings = _check_result(report, mode, io)
+    if not (is_qat and not samples):  # learned ranges would clip the noise sample
         warnings += _agreement_warnings(
-            tf, model, kind, model_bytes, checked, samples, signature_key
+            tf, model, kind, model_bytes, report, samples, signature_key
         )
     for message in warnings:
         logger.warning(message)
     from edgeml import __version__
 
-    conversion = {
-        "mode": mode,
-        "io": io,
-        "source": kind if kind != "tf_function" else "concrete_function",
-        "calibration_samples": len(samples) or None,
-        "conversion_seconds": round(seconds, 4),
-        "warnings": warnings,
-    }
-    summary = analyze(model_bytes, conversion).to_dict()
+    report = replace(
+        report,
+        io=io,
+        source=kind if kind != "tf_function" else "concrete_function",
+        calibration_samples=len(samples) or None,
+        conversion_seconds=round(seconds, 4),
+        warnings=tuple(warnings),
+    )
+    summary = report.to_dict()
     for key in ("bytes", "gzip_bytes", "sha256", "weights_sha256"):
         summary.pop(key, None)
     entry = {
