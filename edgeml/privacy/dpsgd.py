@@ -398,6 +398,16 @@ def _unpack(data: Any) -> tuple[Any, Any, Any]:
     return data, None, None
 
 
+def _draw_noise(shapes: Sequence[Any], std: float, dtype: Any, generator: Any) -> list[Any]:
+    """Draw ``N(0, std^2)`` noise for each shape, in one op when the shapes are static."""
+    static = [tf.TensorShape(shape) for shape in shapes]
+    if not all(shape.is_fully_defined() for shape in static):
+        return [generator.normal(tf.shape(s), stddev=std, dtype=dtype) for s in shapes]
+    sizes = [shape.num_elements() for shape in static]
+    pieces = tf.split(generator.normal([sum(sizes)], stddev=std, dtype=dtype), sizes)
+    return [tf.reshape(piece, shape) for piece, shape in zip(pieces, static, strict=True)]
+
+
 def _noisy_average(
     gradients: Sequence[Any],
     *,
@@ -405,28 +415,20 @@ def _noisy_average(
     noise_multiplier: float,
     expected_batch_size: float,
     generator: Any,
+    noise: Sequence[Any] | None = None,
 ) -> list[Any]:
     """Add ``N(0, (sigma C)^2)`` noise to each summed gradient and divide by the batch.
 
-    All the noise comes from one draw (one op instead of one per weight).
+    ``noise``, if given, is noise already drawn with standard deviation
+    ``sigma * C / expected_batch_size`` (see :func:`_draw_noise`).
     """
     scale = 1.0 / expected_batch_size
     std = noise_multiplier * l2_norm_clip * scale
     if std == 0:
         return [grad * scale for grad in gradients]
-    shapes = [grad.shape for grad in gradients]
-    if not all(shape.is_fully_defined() for shape in shapes):
-        return [
-            grad * scale + generator.normal(tf.shape(grad), stddev=std, dtype=grad.dtype)
-            for grad in gradients
-        ]
-    sizes = [shape.num_elements() for shape in shapes]
-    noise = generator.normal([sum(sizes)], stddev=std, dtype=gradients[0].dtype)
-    pieces = tf.split(noise, sizes)
-    return [
-        grad * scale + tf.reshape(tf.cast(piece, grad.dtype), shape)
-        for grad, piece, shape in zip(gradients, pieces, shapes, strict=True)
-    ]
+    if noise is None:
+        noise = _draw_noise([g.shape for g in gradients], std, gradients[0].dtype, generator)
+    return [grad * scale + tf.cast(n, grad.dtype) for grad, n in zip(gradients, noise, strict=True)]
 
 
 def _make_train_step(
@@ -440,6 +442,15 @@ def _make_train_step(
 
     def train_step(self: Any, data: Any) -> Any:
         x, y, sample_weight = _unpack(data)
+        # The noise does not depend on the data: drawn first, it can be generated while
+        # the forward and backward passes run.
+        std = state.noise_multiplier * state.l2_norm_clip / expected_batch
+        weights = self.trainable_weights
+        noise = (
+            _draw_noise([w.shape for w in weights], std, tf.float32, state._generator)
+            if std > 0
+            else None
+        )
         loss_fn = per_example_loss(self, flavor)
         clipped = _ghost.clipped_gradient_sum(
             self,
@@ -458,8 +469,8 @@ def _make_train_step(
             noise_multiplier=state.noise_multiplier,
             expected_batch_size=expected_batch,
             generator=state._generator,
+            noise=noise,
         )
-        weights = self.trainable_weights
         regularization = 0.0
         if self.losses:
             # Weight penalties do not depend on the data: their gradient needs no noise.
