@@ -122,6 +122,11 @@ class _Port:
             if scales.size == 1:
                 self.quantizer = AffineQuantizer(scales[0], zero_points[0], self.dtype)
             else:
+                if not 0 <= axis < self.rank or signature_shape[axis] not in (-1, scales.size):
+                    raise ModelFormatError(
+                        f"Tensor {name!r} of shape {signature_shape} has {scales.size} "
+                        f"quantization scales along axis {axis}, which do not fit."
+                    )
                 broadcast = [1] * self.rank
                 broadcast[axis] = scales.size
                 self.quantizer = AffineQuantizer(
@@ -440,8 +445,9 @@ class _Plan:
 
 
 def _inference_error(exc: Exception) -> InferenceError:
+    reason = str(exc).strip().rstrip(".")
     return InferenceError(
-        f"The interpreter failed while running the model: {str(exc).strip()}. The model "
+        f"The interpreter failed while running the model: {reason}. The model "
         "loaded but cannot compute on these inputs; a corrupted constant (shape or "
         "weights) is the usual cause. Fix: re-convert or re-download the model."
     )
@@ -469,7 +475,7 @@ def _make_interpreter(content: bytes, num_threads: int | None, backend: str) -> 
     except (ValueError, RuntimeError) as exc:
         raise ModelFormatError(
             f"The interpreter rejected the model ({len(content)} bytes): "
-            f"{str(exc).strip()}. Fix: check that the file is a complete .tflite model."
+            f"{str(exc).strip().rstrip('.')}. Fix: check that the file is a complete .tflite model."
         ) from exc
     wrapper: Any = getattr(interpreter, "_interpreter", None)
     missing = [m for m in _WRAPPER_METHODS if not hasattr(wrapper, m)]
@@ -481,7 +487,7 @@ def _make_interpreter(content: bytes, num_threads: int | None, backend: str) -> 
     try:
         wrapper.AllocateTensors()
     except (ValueError, RuntimeError) as exc:
-        text = str(exc).strip()
+        text = str(exc).strip().rstrip(".")
         error = UnsupportedModelError if re.search(r"(?i)custom op|flex|select", text) else None
         if error is not None:
             raise error(

@@ -365,3 +365,45 @@ def test_every_nonfinite_position_is_caught_on_the_fast_path(
             y[0, position] = bad
             with pytest.raises(DataError, match="1 NaN or infinite"):
                 model.predict(y)
+
+
+def _per_axis_dequantize_model() -> bytes:
+    """int8 input [1, 3] quantized per channel (axis 1) -> TFLite DEQUANTIZE -> float32."""
+    from ai_edge_litert.tools import flatbuffer_utils
+
+    schema = flatbuffer_utils.schema_fb
+    model = schema.ModelT()
+    model.version = 3
+    model.buffers = [schema.BufferT()]
+    code = schema.OperatorCodeT()
+    code.builtinCode = code.deprecatedBuiltinCode = schema.BuiltinOperator.DEQUANTIZE
+    code.version = 4
+    model.operatorCodes = [code]
+    q, y = schema.TensorT(), schema.TensorT()
+    q.name, q.shape, q.type, q.buffer = "q", [1, 3], schema.TensorType.INT8, 0
+    y.name, y.shape, y.type, y.buffer = "y", [1, 3], schema.TensorType.FLOAT32, 0
+    params = schema.QuantizationParametersT()
+    params.scale, params.zeroPoint, params.quantizedDimension = [0.5, 0.25, 2.0], [0, 3, -1], 1
+    q.quantization = params
+    op = schema.OperatorT()
+    op.opcodeIndex, op.inputs, op.outputs = 0, [0], [1]
+    subgraph = schema.SubGraphT()
+    subgraph.tensors, subgraph.operators, subgraph.inputs, subgraph.outputs = [q, y], [op], [0], [1]
+    model.subgraphs = [subgraph]
+    return bytes(flatbuffer_utils.convert_object_to_bytearray(model))
+
+
+def test_per_channel_quantized_input_round_trips_through_tflite_dequantize() -> None:
+    model = load(_per_axis_dequantize_model())
+    (spec,) = model.inputs
+    assert spec.quantization is not None
+    assert spec.quantization.per_channel
+    assert spec.quantization.axis == 1
+    x = np.array([[1.0, 1.0, 1.0], [-3.3, 0.4, 7.0], [1e9, -1e9, 0.5]], dtype=np.float32)
+    # Closed form per channel: q = clip(round_half_away(x / s) + z); TFLite's DEQUANTIZE
+    # then returns s * (q - z).
+    scale = np.array([0.5, 0.25, 2.0])
+    zero = np.array([0, 3, -1])
+    ratio = x / scale.astype(np.float32)
+    q = np.clip(np.sign(ratio) * np.floor(np.abs(ratio) + 0.5) + zero, -128, 127)
+    np.testing.assert_array_equal(model.predict(x), (scale * (q - zero)).astype(np.float32))
