@@ -6,10 +6,10 @@ with a small, bounded, local load generator against ``edgeml serve``, beside a b
 FastAPI app that calls the same model without monitoring.
 
 The monitor runs with a reference (so drift windows and recomputations are included)
-at its defaults (window 1000, recompute every 250 samples), one sample per call. Bare
-and monitored calls alternate in blocks of 250 calls (so every monitored block pays for
-one drift recomputation); the overhead is the median difference of adjacent blocks.
-Prints JSON.
+at its defaults (window 1000, recompute every 500 samples), one sample per call. Bare
+and monitored calls alternate in blocks of 500 calls (so every monitored block pays for
+one drift recomputation); the overhead is the median difference of adjacent blocks, in
+thread CPU time (robust on a shared machine) and in wall-clock time. Prints JSON.
 
     python benchmarks/monitor.py [--pairs 40] [--requests 1000] [--workers 4]
 """
@@ -76,11 +76,18 @@ def build_models(folder: Path) -> dict[str, Path]:
     return paths
 
 
-def time_calls(fn: Any, inputs: list[np.ndarray]) -> float:
-    start = time.perf_counter()
+def time_calls(fn: Any, inputs: list[np.ndarray]) -> tuple[float, float]:
+    """Seconds per call as (wall clock, CPU time of this thread).
+
+    The interpreter runs single-threaded in the calling thread, so thread CPU time
+    counts the model and the monitor but not the time other processes on a shared
+    machine take the core away.
+    """
+    wall, cpu = time.perf_counter(), time.thread_time()
     for x in inputs:
         fn(x)
-    return (time.perf_counter() - start) / len(inputs)
+    n = len(inputs)
+    return (time.perf_counter() - wall) / n, (time.thread_time() - cpu) / n
 
 
 def overhead(path: Path, shape: tuple[int, ...], pairs: int) -> dict[str, Any]:
@@ -106,22 +113,25 @@ def overhead(path: Path, shape: tuple[int, ...], pairs: int) -> dict[str, Any]:
     inputs = [rng.normal(size=(1, *shape)).astype(np.float32) for _ in range(block)]
     time_calls(model.predict, inputs[:20])  # warm up both paths
     time_calls(monitor.predict, inputs[:20])
-    bare, monitored = [], []
+    bare: list[tuple[float, float]] = []
+    monitored: list[tuple[float, float]] = []
     for _ in range(pairs):
         bare.append(time_calls(model.predict, inputs))
         monitored.append(time_calls(monitor.predict, inputs))
-    differences = [m - b for b, m in zip(bare, monitored, strict=True)]
-    bare_s = statistics.median(bare)
-    overhead_s = statistics.median(differences)
-    return {
-        "calls_each": block * pairs,
-        "block_size": block,
-        "bare_us_per_call": bare_s * 1e6,
-        "monitored_us_per_call": statistics.median(monitored) * 1e6,
-        "overhead_us_per_call": overhead_s * 1e6,
-        "overhead_percent": 100.0 * overhead_s / bare_s,
-        "drift_recomputations": monitor.snapshot().samples // block,
-    }
+    result: dict[str, Any] = {"calls_each": block * pairs, "block_size": block}
+    for k, clock in enumerate(("cpu", "wall")):
+        b = [t[1 - k] for t in bare]
+        m = [t[1 - k] for t in monitored]
+        bare_s = statistics.median(b)
+        overhead_s = statistics.median([y - x for x, y in zip(b, m, strict=True)])
+        result[clock] = {
+            "bare_us_per_call": bare_s * 1e6,
+            "monitored_us_per_call": statistics.median(m) * 1e6,
+            "overhead_us_per_call": overhead_s * 1e6,
+            "overhead_percent": 100.0 * overhead_s / bare_s,
+        }
+    result["drift_recomputations"] = monitor.snapshot().samples // block
+    return result
 
 
 def _free_port() -> int:
@@ -220,9 +230,13 @@ def main() -> None:
             "edgeml_serve_with_reference": monitored_http,
             "bare_fastapi_no_monitoring": bare_http,
         },
-        "goals": {
-            "tiny_overhead_under_20_us": tiny["overhead_us_per_call"] < 20.0,
-            "mobilenet_overhead_under_5_percent": mobilenet["overhead_percent"] < 5.0,
+        "goals_on_thread_cpu_time": {
+            "tiny_overhead_under_20_us": tiny["cpu"]["overhead_us_per_call"] < 20.0,
+            "mobilenet_overhead_under_5_percent": mobilenet["cpu"]["overhead_percent"] < 5.0,
+        },
+        "goals_on_wall_clock": {
+            "tiny_overhead_under_20_us": tiny["wall"]["overhead_us_per_call"] < 20.0,
+            "mobilenet_overhead_under_5_percent": mobilenet["wall"]["overhead_percent"] < 5.0,
         },
     }
     print(json.dumps(report, indent=2))

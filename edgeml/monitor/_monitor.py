@@ -183,7 +183,7 @@ class ModelMonitor:
     window : int, default 1000
         Samples in the sliding drift window.
     recompute_every : int, optional
-        Recompute the drift gauges after this many new samples (default ``window // 4``);
+        Recompute the drift gauges after this many new samples (default ``window // 2``);
         between recomputations the hot path only copies a few numbers per sample.
     bins : int, default 10
         Quantile bins of the reference sketches.
@@ -263,7 +263,7 @@ class ModelMonitor:
         self.model = model
         self.name = self._resolve_name(model, name)
         self.window = _check_positive_int("window", window)
-        every = max(1, self.window // 4) if recompute_every is None else recompute_every
+        every = max(1, self.window // 2) if recompute_every is None else recompute_every
         self.recompute_every = _check_positive_int("recompute_every", every)
         self._decision = decision or _default_decision
         if concept_detector == "ddm":
