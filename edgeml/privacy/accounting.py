@@ -31,9 +31,10 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import json
+import logging
 import math
 import os
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -183,8 +184,32 @@ def _new_accountant(accountant: Accountant) -> dp_accounting.PrivacyAccountant:
     return dp_accounting.pld.PLDAccountant()
 
 
+class _DropConvergenceNotes(logging.Filter):
+    """Drop dp-accounting's notes that a fractional RDP order was skipped.
+
+    RdpAccountant logs a warning through absl for every fractional order whose series
+    does not converge (common at sigma < 1); it then excludes that order, which keeps
+    the bound valid. Inside edgeml's calls these notes are noise for the user.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "failed to converge" not in record.getMessage()
+
+
+@contextlib.contextmanager
+def _quiet_accountant() -> Iterator[None]:
+    logger = logging.getLogger("absl")
+    note_filter = _DropConvergenceNotes()
+    logger.addFilter(note_filter)
+    try:
+        yield
+    finally:
+        logger.removeFilter(note_filter)
+
+
 def _event_epsilon(event: dp_accounting.DpEvent, delta: float, accountant: Accountant) -> float:
-    return float(_new_accountant(accountant).compose(event).get_epsilon(delta))
+    with _quiet_accountant():
+        return float(_new_accountant(accountant).compose(event).get_epsilon(delta))
 
 
 def epsilon(
@@ -753,9 +778,10 @@ class Ledger:
                 f"The releases' own deltas add up to {outside_delta:g}, not below the "
                 f"ledger's delta {self._delta:g}."
             )
-        inside_eps = (
-            float(accountant.get_epsilon(inside_delta)) if len(outside) < len(entries) else 0.0
-        )
+        inside_eps = 0.0
+        if len(outside) < len(entries):
+            with _quiet_accountant():
+                inside_eps = float(accountant.get_epsilon(inside_delta))
         total = inside_eps + outside_eps
         how: str = self._accountant if not outside else "composition"
         stated = [e for e in entries if e.epsilon is not None and e.delta is not None]

@@ -16,6 +16,7 @@ These are recomputed in the compat lane against tensorflow-privacy itself
 from __future__ import annotations
 
 import json
+import logging
 import math
 
 import dp_accounting
@@ -277,3 +278,10 @@ def test_ledger_save_and_restore(tmp_path) -> None:
 def test_empty_ledger_spends_nothing() -> None:
     assert Ledger().spent().epsilon == 0.0
     assert "Ledger(releases=0" in repr(Ledger())
+
+
+def test_skipped_rdp_orders_do_not_flood_the_log(caplog) -> None:
+    # At sigma < 1 and q = 0.1, dp-accounting logs a warning per skipped fractional order.
+    with caplog.at_level(logging.WARNING):
+        epsilon(noise_multiplier=0.9, sampling_rate=0.1, steps=10, delta=1e-5)
+    assert "failed to converge" not in caplog.text

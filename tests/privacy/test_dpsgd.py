@@ -451,3 +451,39 @@ def test_the_flavour_comes_from_the_model_not_the_environment() -> None:
     assert os.environ.get("TF_USE_LEGACY_KERAS") == before
     with pytest.raises(UnsupportedModelError, match="needs a Keras model"):
         _keras.flavor_of(object())
+
+
+def test_a_privately_trained_model_converts_to_tflite(tmp_path) -> None:
+    import edgeml
+
+    convert = getattr(edgeml, "convert", None)
+    if convert is None:
+        pytest.skip("edgeml.convert is not available in this build")
+    pytest.importorskip("ai_edge_litert")  # not in the compat lane
+    K = pytest.importorskip("keras")
+    rng = np.random.default_rng(3)
+    x = rng.normal(size=(60, 8, 8, 1)).astype("float32")
+    y = rng.integers(0, 3, 60)
+    model = K.Sequential(
+        [
+            K.Input((8, 8, 1)),
+            K.layers.Conv2D(4, 3, activation="relu"),
+            K.layers.Flatten(),
+            K.layers.Dense(3),
+        ]
+    )
+    make_private(
+        model,
+        noise_multiplier=1.0,
+        l2_norm_clip=1.0,
+        delta=1e-3,
+        num_examples=60,
+        batch_size=10,
+        seed=0,
+    )
+    model.compile(optimizer="sgd", loss=_logits_loss(K))
+    model.fit(x, y, epochs=1, verbose=0)
+    path = tmp_path / "private.tflite"
+    convert(model).save(path)
+    device = edgeml.load(path)
+    np.testing.assert_allclose(device.predict(x[:4]), model.predict(x[:4], verbose=0), atol=1e-5)
