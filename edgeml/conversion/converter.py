@@ -400,6 +400,12 @@ def convert(
     True
     """
     kind = kind_of(model)
+    if kind in ("keras", "tf_keras") and not getattr(model, "built", True):
+        raise UnsupportedModelError(
+            f"The Keras model {getattr(model, 'name', '')!r} has not been built, so its input "
+            "shape is unknown. Fix: start it with keras.Input(shape), or call it once on a "
+            "batch of inputs (or model.build(input_shape)) before converting."
+        )
     classes = set(layer_classes(model)) if kind in ("keras", "tf_keras") else set()
     is_qat = bool(classes & _QAT_LAYERS)
     mode = _validate(quantization, io, num_calibration_samples, representative_data, is_qat)

@@ -261,6 +261,8 @@ def test_unsupported_sources(tmp_path: Any) -> None:
         convert(object())
     with pytest.raises(UnsupportedModelError, match="layer, not a model"):
         convert(keras.layers.Dense(2))
+    with pytest.raises(UnsupportedModelError, match="not been built"):
+        convert(keras.Sequential([keras.layers.Dense(2)]))
 
 
 def test_flex_ops_refused_unless_allowed() -> None:
