@@ -180,6 +180,31 @@ def _where(columns: Columns, j: int, argname: str) -> str:
     return argname if columns.is_1d else f"Column {columns.names[j]!r} of {argname}"
 
 
+def _fill(
+    buffers: dict[str, FloatArray],
+    argname: str,
+    columns: Columns,
+    chosen: Sequence[int],
+    step: int,
+    owner: str,
+) -> FloatArray:
+    """Copy the ``chosen`` columns into a reused ``(step, rows)`` buffer; return its rows."""
+    matrix = columns.matrix
+    if matrix is None or matrix.dtype.kind not in "biuf":
+        return _block(columns, 0, 0, owner, argname, indices=chosen)
+    buffer = buffers.get(argname)
+    if buffer is None:
+        buffer = buffers[argname] = np.empty((step, matrix.shape[0]))
+    rows = buffer[: len(chosen)]
+    first = chosen[0]
+    if list(chosen) == list(range(first, first + len(chosen))):
+        rows[...] = matrix[:, first : first + len(chosen)].T
+    else:
+        for k, j in enumerate(chosen):
+            rows[k] = matrix[:, j]
+    return rows
+
+
 def _bad_message(where: str, owner: str, row: FloatArray) -> str:
     n_nan = int(np.isnan(row).sum())
     n_inf = int(np.isinf(row).sum())
@@ -224,10 +249,13 @@ def sorted_blocks(
     n_ref, n_cur = len(reference.arrays[0]), len(current.arrays[0])
     per_column = 8 * (n_ref + n_cur) * 2  # sorted copies plus per-row work space
     step = max(1, min(len(wanted), block_bytes // max(per_column, 1)))
+    # One buffer per sample, reused by every block: large fresh arrays would page-fault
+    # their memory in again for each block.
+    buffers: dict[str, FloatArray] = {}
     for lo in range(0, len(wanted), step):
         chosen = wanted[lo : lo + step]
-        a = _block(reference, 0, 0, owner, "reference", indices=chosen)
-        b = _block(current, 0, 0, owner, "current", indices=chosen)
+        a = _fill(buffers, "reference", reference, chosen, step, owner)
+        b = _fill(buffers, "current", current, chosen, step, owner)
         a.sort(axis=-1)
         b.sort(axis=-1)
         bad = ~(np.isfinite(a[:, 0]) & np.isfinite(a[:, -1]))

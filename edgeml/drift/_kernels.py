@@ -18,8 +18,15 @@ __all__ = [
     "ks_statistic",
     "quantile_edges",
     "rank",
+    "row_std",
     "wasserstein_distance",
 ]
+
+
+def row_std(rows: FloatArray) -> FloatArray:
+    """Compute the population standard deviation of each row, one row at a time."""
+    return np.array([rows[row].std() for row in range(rows.shape[0])])
+
 
 FloatArray = NDArray[np.float64]
 IntArray = NDArray[np.int64]
@@ -95,29 +102,59 @@ def bin_counts_unsorted(values: FloatArray, edges: FloatArray) -> IntArray:
     return counts.reshape(p, n_bins).astype(np.int64)
 
 
+def _ks_terms(sorted_a: FloatArray, values: FloatArray, lo: int, hi: int, n: int) -> float:
+    """Return the largest KS term for ``b_j`` in ``values[lo:hi]`` (see ks_statistic)."""
+    keys = values[lo:hi]
+    m = values.size
+    j = np.arange(lo, hi)
+    at_most = np.searchsorted(sorted_a, keys, side="right")
+    below = np.searchsorted(sorted_a, keys, side="left")
+    return float(max(((j + 1) / m - at_most / n).max(), (below / n - j / m).max()))
+
+
+#: KS on long rows: sorted ``b`` values are cut into chunks of this many values.
+KS_CHUNK = 64
+
+
 def ks_statistic(a: FloatArray, b: FloatArray) -> FloatArray:
     """Two-sample Kolmogorov-Smirnov distance ``sup |F_a - F_b|`` per row.
 
     With right-continuous empirical CDFs (as ``scipy.stats.ks_2samp``), ``F_b - F_a``
-    peaks at a value of ``b`` and ``F_a - F_b`` just below one, so both one-sided
-    maxima follow from where each sorted ``b`` value falls among the sorted ``a`` values
-    (``#a <= b_j`` and ``#a < b_j``). numpy has no row-wise ``searchsorted``, so this is
-    one C-level merge per row; everything else is vectorized.
+    peaks at a value ``b_j`` and ``F_a - F_b`` just below one, so with ``R_j = #a <= b_j``
+    and ``L_j = #a < b_j`` the distance is the largest of ``(j + 1)/m - R_j/n`` and
+    ``L_j/n - j/m`` (and 0).
+
+    Long rows avoid locating every ``b_j``: ``R`` and ``L`` are computed exactly at the
+    first value of each chunk of ``KS_CHUNK`` sorted ``b`` values. Both are
+    non-decreasing, so inside a chunk each term is bounded using the chunk's first value
+    and the next chunk's; only chunks whose bound beats the best exact value so far are
+    searched value by value. The result is exact; typically a few chunks per row need
+    that search. (numpy has no row-wise ``searchsorted``, so rows are visited in turn.)
     """
     n, m = a.shape[1], b.shape[1]
-    result = np.empty(a.shape[0])
-    steps = np.arange(m, dtype=np.float64) / m
+    result = np.zeros(a.shape[0])
+    starts = np.arange(0, m, KS_CHUNK, dtype=np.int64)
+    following = np.append(starts[1:], m - 1)  # a b index at or after each chunk's end
     for row in range(a.shape[0]):
         sorted_a, values = a[row], b[row]
-        at_most = np.searchsorted(sorted_a, values, side="right")
-        below = at_most
-        tied = (at_most > 0) & (sorted_a[np.maximum(at_most - 1, 0)] == values)
-        if tied.any():
-            below = at_most.copy()
-            below[tied] = np.searchsorted(sorted_a, values[tied], side="left")
-        b_above = (steps + 1.0 / m - at_most / n).max()  # max of F_b - F_a, at b_j
-        a_above = (below / n - steps).max()  # max of F_a - F_b, just below b_j
-        result[row] = max(b_above, a_above, 0.0)
+        if m <= 8 * KS_CHUNK:
+            result[row] = max(_ks_terms(sorted_a, values, 0, m, n), 0.0)
+            continue
+        at_most = np.searchsorted(sorted_a, values[starts], side="right")
+        below = np.searchsorted(sorted_a, values[starts], side="left")
+        best = max(((starts + 1) / m - at_most / n).max(), (below / n - starts / m).max(), 0.0)
+        below_next = np.searchsorted(sorted_a, values[following], side="left")
+        chunk_end = np.minimum(starts + KS_CHUNK, m)  # exclusive
+        bound = np.maximum(chunk_end / m - at_most / n, below_next / n - starts / m)
+        chunks = np.flatnonzero(bound > best)
+        if chunks.size > starts.size // 8:  # flat profile (e.g. equal samples): search all
+            result[row] = max(_ks_terms(sorted_a, values, 0, m, n), 0.0)
+            continue
+        for c in chunks[np.argsort(-bound[chunks])]:
+            if bound[c] <= best:
+                break
+            best = max(best, _ks_terms(sorted_a, values, int(starts[c]), int(chunk_end[c]), n))
+        result[row] = best
     return result
 
 
@@ -148,8 +185,7 @@ def wasserstein_distance(a: FloatArray, b: FloatArray) -> FloatArray:
     x instead); the grid of quantile levels is shared by every row.
     """
     if a.shape[1] == b.shape[1]:  # equal sizes: the i-th smallest values pair up
-        same: FloatArray = np.abs(a - b).mean(axis=1)
-        return same
+        return np.array([np.abs(a[row] - b[row]).mean() for row in range(a.shape[0])])
     weights, index_a, index_b = _quantile_grid(a.shape[1], b.shape[1])
     result: FloatArray = np.abs(a[:, index_a] - b[:, index_b]) @ weights
     return result

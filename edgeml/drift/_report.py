@@ -356,7 +356,7 @@ def _numeric_results(
                 stats["js"] = js_from_counts(ref_counts, cur_counts)
         if "wasserstein" in needed:
             distance = _kernels.wasserstein_distance(a, b)
-            scale = a.std(axis=1)
+            scale = _kernels.row_std(a)
             stats["wasserstein"] = normalized(distance, scale)
             extra["wasserstein"] = (distance, scale)
         if "ks" in needed:
