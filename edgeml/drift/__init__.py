@@ -2,6 +2,20 @@
 
 Pure numpy/scipy: runs on a device, in a notebook or on a server, without TensorFlow.
 
+- Tests on two samples, each returning a :class:`DriftResult` (one per column for 2-D
+  input) that unpacks as ``(statistic, pvalue)``: :func:`psi`, :func:`js`,
+  :func:`wasserstein` (effect sizes), :func:`ks`, :func:`chi2` and the multivariate
+  :func:`mmd` (p-values).
+- :func:`compare` runs them over every feature of two tables and returns a
+  :class:`DriftReport` with multiple-testing correction and one dataset verdict.
+- :class:`Histogram` is a mergeable sketch (edges from the reference); :func:`psi`,
+  :func:`js` and :func:`chi2` accept sketches exactly, :func:`ks` and
+  :func:`wasserstein` approximately with bounds (:func:`ks_from_histograms`,
+  :func:`wasserstein_from_histograms`).
+- Streaming detectors :class:`ADWIN`, :class:`PageHinkley`, :class:`DDM` and
+  :class:`HDDM_A` (river semantics, vectorized ``update_many``) and
+  :func:`evaluate_detector`.
+
 Examples
 --------
 >>> import numpy as np
