@@ -197,7 +197,9 @@ def _expected_io_dtype(io: str) -> str | None:
     return {"float": "float32", "int8": "int8", "uint8": "uint8", "int16": "int16"}.get(io)
 
 
-def _check_result(report: ConversionReport, mode: str, io: str) -> list[str]:
+def _check_result(
+    report: ConversionReport, mode: str, io: str, allow_float_fallback: bool
+) -> list[str]:
     warnings: list[str] = []
     expected = _expected_io_dtype(io)
     numeric = {"float32", "float16", "int8", "uint8", "int16"}
@@ -211,6 +213,14 @@ def _check_result(report: ConversionReport, mode: str, io: str) -> list[str]:
             f"The converted model's inputs/outputs are not {expected} as io={io!r} asked: "
             f"{'; '.join(wrong)}. The converter ignored the request; the model was not "
             "returned because code expecting that type would misread it."
+        )
+    if mode in ("int8", "int16x8") and report.float_ops and not allow_float_fallback:
+        raise UnsupportedModelError(
+            f"Full-integer ({mode}) conversion kept {len(report.float_ops)} op(s) in float: "
+            f"{', '.join(report.float_ops[:10])}. They have no integer kernel, so an "
+            "integer-only device (microcontroller, NPU) could not run the model. Fix: "
+            "replace those ops, or pass allow_float_fallback=True to accept float ops (the "
+            "report lists them)."
         )
     if mode in ("int8", "int16x8") and report.float_ops:
         warnings.append(
@@ -364,8 +374,9 @@ def convert(
         Allow TensorFlow (Flex) ops for what LiteRT's builtins cannot express; the
         device's interpreter must then include the Flex delegate.
     allow_float_fallback : bool, default False
-        For ``"int8"``/``"int16x8"``: keep ops without an integer kernel in float instead
-        of failing; the report lists them in ``float_ops``.
+        For ``"int8"``/``"int16x8"``: accept ops without an integer kernel in float
+        (listed in ``report.float_ops`` and warned about). Without it such a model is
+        refused, even when TensorFlow's converter silently kept the op in float.
     signature_key : str, optional
         The SavedModel signature to convert (default ``"serving_default"``).
     seed : int or None, default 0
@@ -451,7 +462,7 @@ def convert(
             model_bytes = _int4_weights(model_bytes)
     seconds = time.perf_counter() - start
     report = analyze(model_bytes, {"mode": mode})
-    warnings = _check_result(report, mode, io)
+    warnings = _check_result(report, mode, io, allow_float_fallback)
     if not (is_qat and not samples):  # learned ranges would clip the noise sample
         warnings += _agreement_warnings(
             tf, model, kind, model_bytes, report, samples, signature_key

@@ -360,3 +360,20 @@ def test_int4_weights_through_ai_edge_quantizer(float_accuracy: Any, mlp: Any, d
     reference = float_accuracy(mlp, digits.x_test, digits.y_test)
     assert tfl.evaluate(digits.x_test, digits.y_test) >= reference - 0.03
     assert read_metadata(tfl.bytes)["edgeml"]["weights_sha256"] == weights_sha256(tfl.bytes)
+
+
+def test_ops_without_integer_kernel_are_named() -> None:
+    import tensorflow as tf
+
+    @tf.function(input_signature=[tf.TensorSpec([None, 4], tf.float32)])
+    def wave(x: Any) -> Any:
+        return tf.math.sin(x) * 2.0 + 1.0
+
+    x = np.random.default_rng(0).normal(size=(50, 4)).astype(np.float32)
+    # TensorFlow's converter keeps SIN in float even with int8-only ops requested
+    with pytest.raises(UnsupportedModelError, match=r"SIN#0.*allow_float_fallback=True"):
+        convert(wave, quantization="int8", representative_data=x)
+    tfl = convert(wave, quantization="int8", representative_data=x, allow_float_fallback=True)
+    assert tfl.report.float_ops == ("SIN#0",)
+    assert tfl.report.quantized_op_fraction == pytest.approx(2 / 3)  # ADD, MUL integer
+    assert any("stayed float: SIN#0" in w for w in tfl.report.warnings)
