@@ -236,28 +236,22 @@ def _dense_sq_norms(plan: LayerPlan, g: tf.Tensor, chunk_size: int | None) -> _N
     return norms, None
 
 
-def _patches(
+def _patch_slices(
     a: tf.Tensor,
     size: tuple[int, int],
     strides: tuple[int, int],
     rates: tuple[int, int],
     padding: str,
-) -> tf.Tensor:
-    """Image patches ``(B, out_h, out_w, kh * kw * channels)`` in the kernel's order.
+) -> list[tf.Tensor] | None:
+    """Return the ``kh * kw`` strided slices ``(B, out_h, out_w, channels)`` a conv sees.
 
-    Built from ``kh * kw`` strided slices, which is several times faster on CPU than
-    ``tf.image.extract_patches`` (used only when the spatial size is unknown).
+    Slice ``i * kw + j`` holds the inputs that kernel tap ``(i, j)`` multiplies. ``None``
+    when the spatial size is not known statically.
     """
     (kh, kw), (sh, sw), (dh, dw) = size, strides, rates
     height, width = a.shape[1], a.shape[2]
     if height is None or width is None:
-        return tf.image.extract_patches(
-            a,
-            sizes=[1, kh, kw, 1],
-            strides=[1, sh, sw, 1],
-            rates=[1, dh, dw, 1],
-            padding=padding,
-        )
+        return None
     span_h, span_w = (kh - 1) * dh + 1, (kw - 1) * dw + 1
     if padding == "SAME":
         out_h, out_w = -(-height // sh), -(-width // sw)
@@ -268,7 +262,7 @@ def _patches(
         )
     else:
         out_h, out_w = (height - span_h) // sh + 1, (width - span_w) // sw + 1
-    slices = [
+    return [
         a[
             :,
             i * dh : i * dh + (out_h - 1) * sh + 1 : sh,
@@ -278,6 +272,26 @@ def _patches(
         for i in range(kh)
         for j in range(kw)
     ]
+
+
+def _patches(
+    a: tf.Tensor,
+    size: tuple[int, int],
+    strides: tuple[int, int],
+    rates: tuple[int, int],
+    padding: str,
+) -> tf.Tensor:
+    """Image patches ``(B, out_h, out_w, kh * kw * channels)`` in the kernel's order.
+
+    Built from strided slices, several times faster on CPU than
+    ``tf.image.extract_patches`` (used only when the spatial size is unknown).
+    """
+    slices = _patch_slices(a, size, strides, rates, padding)
+    if slices is None:
+        (kh, kw), (sh, sw), (dh, dw) = size, strides, rates
+        return tf.image.extract_patches(
+            a, sizes=[1, kh, kw, 1], strides=[1, sh, sw, 1], rates=[1, dh, dw, 1], padding=padding
+        )
     return slices[0] if len(slices) == 1 else tf.concat(slices, axis=-1)
 
 
@@ -295,8 +309,16 @@ def _conv_sq_norms(plan: LayerPlan, g: tf.Tensor, chunk_size: int | None) -> _No
     if chunk_size is None and not _use_gram(g3.shape[1], a.shape[-1] * kh * kw, g.shape[-1]):
         # Materialise the per-example kernel gradients (small for conv kernels) and reuse
         # them for the clipped sum: this replaces the layer's filter backprop.
-        patches = _rows(_patches(a, (kh, kw), (sh, sw), (dh, dw), padding), batch)
-        per_example = tf.matmul(patches, g3, transpose_a=True)  # (B, kh*kw*cin, cout)
+        slices = _patch_slices(a, (kh, kw), (sh, sw), (dh, dw), padding)
+        if slices is None:
+            patches = _rows(_patches(a, (kh, kw), (sh, sw), (dh, dw), padding), batch)
+            per_example = tf.matmul(patches, g3, transpose_a=True)  # (B, kh*kw*cin, cout)
+        else:
+            # One (cin x cout) product per kernel tap: no concatenated patch tensor.
+            taps = [tf.matmul(_rows(t, batch), g3, transpose_a=True) for t in slices]
+            per_example = tf.reshape(
+                tf.stack(taps, axis=1), [-1, kh * kw * a.shape[-1], g.shape[-1]]
+            )
         norms = tf.reduce_sum(tf.square(per_example), axis=[1, 2]) + bias_sq
 
         def clipped_sum(factors: tf.Tensor) -> dict[int, tf.Tensor]:
