@@ -310,15 +310,14 @@ class ModelMonitor:
                 "was validated on)."
             )
         self.registry = prom.REGISTRY if registry is None else registry
+        self._lock = threading.Lock()
         self._metrics = metrics_for(self.registry, self.name)
         # The name is freed when this monitor is closed or garbage collected.
         self._release = weakref.finalize(self, release, self.registry, self.name)
         self._series: set[tuple[str, tuple[str, ...]]] = set()
+        self._hot = self._metrics.hot.attach(self.name, self._lock)
         self._bind_metrics()
-        self._lock = threading.Lock()
         self._since_recompute = 0
-        self._requests = 0
-        self._samples = 0
         self._errors = dict.fromkeys(ERROR_KINDS, 0)
         self._label_counts = dict.fromkeys(LABEL_OUTCOMES, 0)
         self._alarms = 0
@@ -343,9 +342,6 @@ class ModelMonitor:
     def _bind_metrics(self) -> None:
         label = self.name
         self._child("edgeml_model_info", model=label, edgeml_version=__version__).set(1)
-        self._m_requests = self._child("edgeml_requests_total", model=label)
-        self._m_samples = self._child("edgeml_samples_total", model=label)
-        self._m_latency = self._child("edgeml_prediction_latency_seconds", model=label)
         self._m_errors = {
             k: self._child("edgeml_errors_total", model=label, kind=k) for k in ERROR_KINDS
         }
@@ -468,12 +464,11 @@ class ModelMonitor:
             raise
 
     def _record_success(self, n: int, latency: float | None) -> None:
-        self._requests += 1
-        self._samples += n
-        self._m_requests.inc()
-        self._m_samples.inc(n)
+        hot = self._hot
+        hot.requests += 1
+        hot.samples += n
         if latency is not None:
-            self._m_latency.observe(latency)
+            hot.observe(latency)
 
     def _record_ids(self, ids: Sequence[Hashable], out: np.ndarray) -> None:
         decided = self._decision(out)
@@ -492,9 +487,8 @@ class ModelMonitor:
         if kind not in self._m_errors:
             raise invalid_argument("record_error", "kind", kind, f"one of {ERROR_KINDS}")
         with self._lock:
-            self._requests += 1
+            self._hot.requests += 1
             self._errors[kind] += 1
-            self._m_requests.inc()
             self._m_errors[kind].inc()
 
     # ------------------------------------------------------------------ drift
@@ -616,8 +610,8 @@ class ModelMonitor:
             last = None if self._drift is None else self._drift.last
             return MonitorSnapshot(
                 model=self.name,
-                requests=self._requests,
-                samples=self._samples,
+                requests=self._hot.requests,
+                samples=self._hot.samples,
                 errors=dict(self._errors),
                 window_samples=0 if last is None else last.window_samples,
                 input_drift={}

@@ -444,3 +444,36 @@ def test_detector_state_gauge_follows_the_detector(classifier: Any, registry: An
         "edgeml_concept_drift_alarms_total", {"model": "clf", "detector": "_scripteddetector"}
     )
     assert alarms == 1.0
+
+
+def test_latency_histogram_matches_prometheus_clients_own(classifier: Any, registry: Any) -> None:
+    from edgeml.monitor._metrics import LATENCY_BUCKETS
+
+    monitor = ModelMonitor(classifier, registry=registry, name="clf")
+    reference_registry = prometheus_client.CollectorRegistry()
+    reference_histogram = prometheus_client.Histogram(
+        "edgeml_prediction_latency_seconds",
+        "reference",
+        ["model"],
+        registry=reference_registry,
+        buckets=LATENCY_BUCKETS,
+    ).labels(model="clf")
+    # Bucket bounds themselves (le is inclusive), values between them, beyond the last.
+    latencies = [*LATENCY_BUCKETS, 3e-6, 7e-5, 0.3, 42.0, 0.0]
+    x = np.zeros((1, 4), dtype=np.float32)
+    outputs = classifier.predict(x)
+    for latency in latencies:
+        monitor.observe(x, outputs, latency=latency)
+        reference_histogram.observe(latency)
+
+    def samples(reg: Any) -> dict[tuple[str, str], float]:
+        return {
+            (s.name, s.labels.get("le", "")): s.value
+            for family in reg.collect()
+            if family.name == "edgeml_prediction_latency_seconds"
+            for s in family.samples
+            if not s.name.endswith("_created")
+        }
+
+    assert samples(registry) == samples(reference_registry)
+    assert len(samples(registry)) == len(LATENCY_BUCKETS) + 1 + 2  # buckets, +Inf, count, sum
