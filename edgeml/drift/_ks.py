@@ -7,6 +7,7 @@ import math
 from typing import Any, Literal
 
 import numpy as np
+from numpy.typing import NDArray
 
 from edgeml.drift import _kernels
 from edgeml.drift._approx import ks_from_histograms
@@ -16,7 +17,7 @@ from edgeml.drift._result import DriftResult
 from edgeml.drift._sketch import Histogram
 from edgeml.errors import invalid_argument
 
-__all__ = ["ks", "ks_pvalue"]
+__all__ = ["ks", "ks_pvalue", "ks_pvalues"]
 
 logger = logging.getLogger("edgeml.drift")
 
@@ -27,48 +28,105 @@ EXACT_MAX_LCM = np.iinfo(np.int32).max
 
 KSMethod = Literal["auto", "exact", "asymp"]
 
+FloatArray = NDArray[np.float64]
+IntArray = NDArray[np.int64]
 
-def _exact_sf(d: float, n: int, m: int) -> float:
-    """P(D >= d) under H0 by counting lattice paths that leave the band (Hodges 1958).
+
+def _exact_sf_equal(h: int, n: int) -> float:
+    """P(D >= h/n) for two samples of size n, from the reflection principle.
+
+    ``P = 2 * sum_k (-1)^(k+1) C(2n, n - k h) / C(2n, n)`` (Gnedenko & Korolyuk), written
+    as ``2 A_1 (1 - A_2 (1 - A_3 (...)))`` with ``A_k`` the ratio of consecutive terms,
+    each a product of ``h`` factors, so nothing overflows and no large terms cancel.
+    """
+    count = n // h
+    k = np.arange(count)[:, None]  # term k + 1 uses r = k * h
+    j = np.arange(h)[None, :]
+    factors = (n - k * h - j) / (n + k * h + j + 1.0)
+    ratios = np.exp(np.log(np.maximum(factors, 0.0)).sum(axis=1))
+    total = 0.0
+    for ratio in ratios[::-1]:
+        total = float(ratio) * (1.0 - total)
+    return float(min(1.0, max(0.0, 2.0 * total)))
+
+
+def _exact_sf_paths(bounds: IntArray, n: int, m: int) -> FloatArray:
+    """P(D >= d) for several bounds ``h*g`` at once, counting lattice paths (Hodges 1958).
 
     ``v(i, j)`` is the share of the monotone paths from (0, 0) to (i, j) that have touched
     ``|i*m - j*n| >= h*g`` (so ``v = 1`` outside the band). Then ``v(i, j) =
     (i*v(i-1, j) + j*v(i, j-1)) / (i + j)``: every value is a probability, nothing
     overflows, and small p-values keep full relative precision (no ``1 - x``
     cancellation). Anti-diagonals ``k = i + j`` are computed one at a time, each only
-    over the band, so the cost is about ``(n + m)`` times the band width.
+    over the union of the columns' bands.
     """
-    g = math.gcd(n, m)
-    lcm = (n // g) * m
-    h = round(d * lcm)
-    if h == 0:
-        return 1.0
-    bound = h * g  # inside while |i*m - j*n| < bound
     total = n + m
-    v = np.ones(n + 2)  # v[i + 1] holds v(i, k - i) inside the band, 1 elsewhere
-    v[1] = 0.0
+    p = bounds.size
+    v = np.ones((p, n + 2))  # v[:, i + 1] holds v(i, k - i) inside the band, 1 elsewhere
+    v[:, 1] = 0.0
+    done = np.zeros(p, dtype=bool)
     lo_prev, hi_prev = 0, 0
     for k in range(1, total + 1):
         # i*(n+m) - k*n strictly inside (-bound, bound), and 0 <= i <= n, 0 <= k-i <= m
-        lo = max(0, k - m, (k * n - bound) // total + 1)
-        hi = min(n, k, -(-(k * n + bound) // total) - 1)
-        if lo > hi:
-            return 1.0
-        i = np.arange(lo, hi + 1)
-        new = (i * v[i] + (k - i) * v[i + 1]) / k
-        v[lo_prev + 1 : hi_prev + 2] = 1.0
-        v[lo + 1 : hi + 2] = new
-        lo_prev, hi_prev = lo, hi
-    return float(min(1.0, max(0.0, v[n + 1])))
+        lo = np.maximum(max(0, k - m), (k * n - bounds) // total + 1)
+        hi = np.minimum(min(n, k), -(-(k * n + bounds) // total) - 1)
+        done |= lo > hi  # every path has left the band: P(D >= d) = 1
+        if done.all():
+            break
+        if p == 1:
+            low, high = int(lo[0]), int(hi[0])
+        else:
+            low, high = int(lo[~done].min()), int(hi[~done].max())
+        i = np.arange(low, high + 1)
+        new = (i * v[:, low : high + 1] + (k - i) * v[:, low + 1 : high + 2]) / k
+        if p > 1:
+            new[(i < lo[:, None]) | (i > hi[:, None])] = 1.0
+        v[:, lo_prev + 1 : hi_prev + 2] = 1.0
+        v[:, low + 1 : high + 2] = new
+        lo_prev, hi_prev = low, high
+    result: FloatArray = np.where(done, 1.0, np.clip(v[:, n + 1], 0.0, 1.0))
+    return result
 
 
-def ks_pvalue(statistic: float, n: int, m: int, method: KSMethod = "auto") -> tuple[float, str]:
-    """Two-sided p-value of the KS distance ``statistic`` for samples of sizes n and m.
+def _exact_sf_many(statistics: FloatArray, n: int, m: int) -> FloatArray:
+    """Exact two-sided p-values of KS distances, rounded to the lattice like scipy."""
+    g = math.gcd(n, m)
+    lcm = (n // g) * m
+    steps = np.rint(statistics * lcm).astype(np.int64)
+    result = np.ones(statistics.size)
+    if n == m:
+        for index in np.flatnonzero(steps > 0):
+            result[index] = _exact_sf_equal(int(steps[index]), n)
+        return result
+    # Columns with similar bands share one pass over the lattice (the band widths set
+    # the work per diagonal; the number of passes sets the Python overhead).
+    order = [int(c) for c in np.argsort(steps) if steps[c] > 0]
+    while order:
+        smallest = steps[order[0]]
+        group = [c for c in order if steps[c] <= 2 * smallest]
+        order = order[len(group) :]
+        result[group] = _exact_sf_paths(steps[group] * g, n, m)
+    return result
+
+
+def _mode(n: int, m: int, method: KSMethod) -> str:
+    if method == "auto":
+        method = "exact" if max(n, m) <= EXACT_MAX_N else "asymp"
+    if method == "exact" and (n // math.gcd(n, m)) * m > EXACT_MAX_LCM:
+        logger.warning("ks: exact p-value impossible for sizes %d and %d; using asymp", n, m)
+        method = "asymp"
+    return method
+
+
+def ks_pvalues(
+    statistics: Any, n: int, m: int, method: KSMethod = "auto"
+) -> tuple[FloatArray, str]:
+    """Two-sided p-values of several KS distances for samples of sizes n and m.
 
     Parameters
     ----------
-    statistic : float
-        The KS distance.
+    statistics : array-like of float
+        KS distances.
     n, m : int
         Sample sizes.
     method : {"auto", "exact", "asymp"}
@@ -78,8 +136,37 @@ def ks_pvalue(statistic: float, n: int, m: int, method: KSMethod = "auto") -> tu
 
     Returns
     -------
+    tuple of (numpy.ndarray, str)
+        The p-values (float64, never rounded down to float32) and the mode used.
+
+    Examples
+    --------
+    >>> p, mode = ks_pvalues([0.5, 0.1], 10, 10)
+    >>> p.round(6).tolist(), mode
+    ([0.167821, 1.0], 'exact')
+    """
+    values = np.asarray(statistics, dtype=np.float64).reshape(-1)
+    mode = _mode(n, m, method)
+    if mode == "exact":
+        return _exact_sf_many(values, n, m), "exact"
+    from scipy.stats import kstwo
+
+    effective = round(n * m / (n + m))
+    return np.clip(kstwo.sf(values, effective), 0.0, 1.0).astype(np.float64), "asymp"
+
+
+def ks_pvalue(statistic: float, n: int, m: int, method: KSMethod = "auto") -> tuple[float, str]:
+    """Two-sided p-value of one KS distance (see :func:`ks_pvalues`).
+
+    Parameters
+    ----------
+    statistic : float
+    n, m : int
+    method : {"auto", "exact", "asymp"}
+
+    Returns
+    -------
     tuple of (float, str)
-        The p-value (float64, never rounded down to float32) and the mode used.
 
     Examples
     --------
@@ -87,17 +174,8 @@ def ks_pvalue(statistic: float, n: int, m: int, method: KSMethod = "auto") -> tu
     >>> round(p, 6), mode
     (0.167821, 'exact')
     """
-    if method == "auto":
-        method = "exact" if max(n, m) <= EXACT_MAX_N else "asymp"
-    if method == "exact" and (n // math.gcd(n, m)) * m > EXACT_MAX_LCM:
-        logger.warning("ks: exact p-value impossible for sizes %d and %d; using asymp", n, m)
-        method = "asymp"
-    if method == "exact":
-        return _exact_sf(statistic, n, m), "exact"
-    from scipy.stats import kstwo
-
-    effective = round(n * m / (n + m))
-    return float(np.clip(kstwo.sf(statistic, effective), 0.0, 1.0)), "asymp"
+    values, mode = ks_pvalues([statistic], n, m, method)
+    return float(values[0]), mode
 
 
 def _ks_sketches(
@@ -196,8 +274,8 @@ def ks(
     for columns, a, b in sorted_blocks(ref, cur, owner="ks", nan_policy=nan_policy):
         statistics = _kernels.ks_statistic(a, b)
         n, m = a.shape[1], b.shape[1]
-        for j, d in zip(columns, statistics, strict=True):
-            pvalue, mode = ks_pvalue(float(d), n, m, method)
+        pvalues, mode = ks_pvalues(statistics, n, m, method)
+        for j, d, pvalue in zip(columns, statistics, pvalues.tolist(), strict=True):
             results[j] = DriftResult(
                 float(d),
                 pvalue,

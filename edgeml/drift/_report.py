@@ -25,7 +25,7 @@ from edgeml.drift._inputs import (
     check_same_columns,
     sorted_blocks,
 )
-from edgeml.drift._ks import ks_pvalue
+from edgeml.drift._ks import ks_pvalues
 from edgeml.drift._result import DriftResult
 from edgeml.drift._wasserstein import normalized
 from edgeml.errors import DataError, invalid_argument
@@ -361,14 +361,15 @@ def _numeric_results(
             extra["wasserstein"] = (distance, scale)
         if "ks" in needed:
             stats["ks"] = _kernels.ks_statistic(a, b)
+            ks_p, ks_mode = ks_pvalues(stats["ks"], n, m, "auto")
         for row, j in enumerate(columns):
             results = []
             for method in methods[j]:
                 value = float(stats[method][row])
                 details: dict[str, Any] = {"n_reference": n, "n_current": m}
                 if method == "ks":
-                    pvalue, mode = ks_pvalue(value, n, m, "auto")
-                    details["mode"] = mode
+                    pvalue = float(ks_p[row])
+                    details["mode"] = ks_mode
                     results.append(
                         DriftResult(
                             value,
