@@ -9,7 +9,8 @@ Runs, in one process and on the same data:
 2. ``Histogram.update`` rows per second (whole table at once, and 1,000-row batches).
 3. ``update_many`` items per second of ADWIN, PageHinkley, DDM and HDDM_A on a 1,000,000-long
    Bernoulli error stream whose rate moves from 0.1 to 0.3 at index 500,000, with the
-   detection delay and false alarms.
+   detection delay and false alarms; and river's detectors on the same stream, one
+   ``update`` per value, when river is importable (it is not a dependency).
 
 Prints one JSON document. ``--rows`` shrinks the table on a busy machine.
 
@@ -176,7 +177,43 @@ def detector_benchmark(length: int) -> dict[str, Any]:
             "delay": evaluation.delays[0],
             "false_alarms": evaluation.false_alarms,
             "detections": len(evaluation.detections),
+            "first_detections": list(evaluation.detections[:5]),
         }
+    river = river_benchmark(length)
+    if river is not None:
+        out["river_one_by_one"] = river
+    return out
+
+
+def river_benchmark(length: int) -> dict[str, Any] | None:
+    """The same stream through river's detectors one value at a time, if river imports."""
+    try:
+        import river
+        from river import drift as river_drift
+    except ImportError:
+        return None
+    rng = np.random.default_rng(0)
+    change = length // 2
+    stream = np.r_[rng.random(change) < 0.1, rng.random(length - change) < 0.3]
+    values = stream.astype(float).tolist()
+    bits = stream.astype(int).tolist()
+    out: dict[str, Any] = {"version": river.__version__}
+    makers = {
+        "ADWIN": (river_drift.ADWIN, values),
+        "PageHinkley": (river_drift.PageHinkley, values),
+        "DDM": (river_drift.binary.DDM, bits),
+        "HDDM_A": (river_drift.binary.HDDMA, bits),
+    }
+    for name, (make, data) in makers.items():
+        detector = make()
+        found: list[int] = []
+        start = time.perf_counter()
+        for i, x in enumerate(data):
+            detector.update(x)
+            if detector.drift_detected:
+                found.append(i)
+        seconds = time.perf_counter() - start
+        out[name] = {"items_per_second": round(length / seconds), "detections": found[:5]}
     return out
 
 
