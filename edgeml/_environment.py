@@ -7,7 +7,7 @@ Examples
 >>> env.edgeml_version == edgeml.__version__
 True
 >>> sorted(env.extras)
-['demo', 'litert', 'monitor', 'serve', 'tf']
+['demo', 'litert', 'monitor', 'quantizer', 'serve', 'tf']
 """
 
 from __future__ import annotations
@@ -29,6 +29,7 @@ EXTRAS: dict[str, tuple[str, ...]] = {
     "monitor": ("prometheus-client",),
     "serve": ("prometheus-client", "fastapi", "uvicorn"),
     "demo": ("tensorflow", "scikit-learn"),
+    "quantizer": ("ai-edge-quantizer",),
 }
 _CORE = ("numpy", "scipy", "dp-accounting", "cryptography")
 

@@ -39,7 +39,7 @@ def test_environment_reports_extras_from_installed_distributions() -> None:
 
     env = edgeml.environment()
     assert env.packages["numpy"] == metadata.version("numpy")
-    assert set(env.extras) == {"litert", "tf", "monitor", "serve", "demo"}
+    assert set(env.extras) == {"litert", "tf", "monitor", "serve", "demo", "quantizer"}
     payload = env.to_dict()
     assert payload["edgeml_version"] == edgeml.__version__
     assert "<table>" in env._repr_html_()
