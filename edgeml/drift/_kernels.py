@@ -87,8 +87,13 @@ def bin_counts_sorted(sorted_rows: FloatArray, edges: FloatArray) -> IntArray:
     return np.diff(cumulative, axis=1, prepend=0)
 
 
-def bin_counts_unsorted(values: FloatArray, edges: FloatArray) -> IntArray:
-    """Count like :func:`bin_counts_sorted` for unsorted ``(p, n)`` rows of finite values."""
+def bin_counts_unsorted(
+    values: FloatArray, edges: FloatArray, valid: NDArray[np.bool_] | None = None
+) -> IntArray:
+    """Count like :func:`bin_counts_sorted` for unsorted ``(p, n)`` rows.
+
+    Entries where ``valid`` is False (non-finite values) are not counted.
+    """
     p, n_bins = edges.shape[0], edges.shape[1] + 1
     inner = edges[:, 1:-1]
     index = np.zeros(values.shape, dtype=np.int64)
@@ -97,9 +102,11 @@ def bin_counts_unsorted(values: FloatArray, edges: FloatArray) -> IntArray:
     index += 1
     index[values < edges[:, :1]] = 0
     index[values > edges[:, -1:]] = n_bins - 1
-    index += (np.arange(p, dtype=np.int64) * n_bins)[:, None]
-    counts = np.bincount(index.ravel(), minlength=p * n_bins)
-    return counts.reshape(p, n_bins).astype(np.int64)
+    if valid is not None:
+        index[~valid] = n_bins  # a spare slot per row, dropped below
+    index += (np.arange(p, dtype=np.int64) * (n_bins + 1))[:, None]
+    counts = np.bincount(index.ravel(), minlength=p * (n_bins + 1))
+    return counts.reshape(p, n_bins + 1)[:, :n_bins].astype(np.int64)
 
 
 def _ks_terms(sorted_a: FloatArray, values: FloatArray, lo: int, hi: int, n: int) -> float:

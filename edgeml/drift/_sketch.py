@@ -263,18 +263,17 @@ class Histogram:
             rows = slice(start, start + _ROWS_PER_CHUNK)
             chunk = _block(columns, 0, self.n_features, "Histogram.update", "batch", rows)
             finite = np.isfinite(chunk)
-            if not finite.all():
-                bad = (~finite).sum(axis=1)
-                self.nonfinite += bad
-                # Park non-finite values on the lower edge (inner bin 1), then take them back.
-                chunk = np.where(finite, chunk, self.edges[:, :1])
-                self.counts[:, 1] -= bad
-            self.counts += _kernels.bin_counts_unsorted(chunk, self.edges)
-            some = finite.any(axis=1)
-            low = np.where(finite, chunk, np.inf).min(axis=1)
-            high = np.where(finite, chunk, -np.inf).max(axis=1)
-            self.minimum = np.fmin(self.minimum, np.where(some, low, np.nan))
-            self.maximum = np.fmax(self.maximum, np.where(some, high, np.nan))
+            if finite.all():
+                self.counts += _kernels.bin_counts_unsorted(chunk, self.edges)
+                low, high = chunk.min(axis=1), chunk.max(axis=1)
+            else:
+                self.nonfinite += (~finite).sum(axis=1)
+                self.counts += _kernels.bin_counts_unsorted(chunk, self.edges, finite)
+                some = finite.any(axis=1)
+                low = np.where(some, np.where(finite, chunk, np.inf).min(axis=1), np.nan)
+                high = np.where(some, np.where(finite, chunk, -np.inf).max(axis=1), np.nan)
+            self.minimum = np.fmin(self.minimum, low)
+            self.maximum = np.fmax(self.maximum, high)
         return self
 
     def _columns(self, batch: Any) -> Columns:

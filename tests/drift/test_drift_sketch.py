@@ -210,3 +210,16 @@ def test_bad_construction_and_batches() -> None:
         sketch.empty().update(np.zeros((4, 2)))
     with pytest.raises(DataError, match="no values"):
         psi(sketch, sketch.empty())
+
+
+def test_nonfinite_values_never_touch_counts_even_on_repeated_edges() -> None:
+    # A discrete reference repeats its minimum as an edge; NaN must not shift any count.
+    sketch = Histogram.fit(np.array([0.0] * 50 + [1.0] * 50), bins=4)
+    clean = sketch.empty().update(np.array([0.0, 0.0, 1.0]))
+    dirty = sketch.empty().update(np.array([0.0, np.nan, 0.0, np.inf, 1.0, -np.inf]))
+    assert dirty.counts.tolist() == clean.counts.tolist()
+    assert dirty.nonfinite.tolist() == [3]
+    assert (dirty.minimum, dirty.maximum) == (clean.minimum, clean.maximum)
+    only_nan = sketch.empty().update(np.array([np.nan]))
+    assert only_nan.total.tolist() == [0]
+    assert np.isnan(only_nan.minimum).all()
