@@ -169,6 +169,15 @@ def validate_model(model: Any, *, strict: bool = True) -> list[str]:
     ------
     UnsupportedModelError
         When ``strict`` and there is a problem.
+
+    Examples
+    --------
+    >>> import keras
+    >>> model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(3),
+    ...                           keras.layers.BatchNormalization(name="bn"),
+    ...                           keras.layers.Dense(2)])
+    >>> print(validate_model(model, strict=False)[0][:50])
+    Layer 'bn' is a BatchNormalization layer in traini
     """
     flavor_of(model)
     problems: list[str] = []
@@ -613,6 +622,20 @@ def make_private(
         For invalid or inconsistent arguments (see the messages).
     UnsupportedModelError
         When the model cannot be trained privately (see :func:`validate_model`).
+
+    Examples
+    --------
+    >>> import numpy as np, keras
+    >>> rng = np.random.default_rng(0)
+    >>> x, y = rng.normal(size=(200, 4)).astype("float32"), rng.integers(0, 2, 200)
+    >>> model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(2)])
+    >>> model = make_private(model, target_epsilon=2.0, delta=1e-3, epochs=2,
+    ...                      batch_size=20, num_examples=200, l2_norm_clip=1.0, seed=0)
+    >>> model.compile(optimizer="sgd", loss=keras.losses.SparseCategoricalCrossentropy(
+    ...     from_logits=True, reduction="none"))
+    >>> history = model.fit(x, y, epochs=2, verbose=0)
+    >>> model.privacy.steps, model.privacy.spent().epsilon <= 2.0
+    (20, True)
     """
     owner = "make_private"
     flavor = flavor_of(model)

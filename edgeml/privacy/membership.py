@@ -328,7 +328,13 @@ def audit(
         On empty, mismatched or non-finite inputs.
     ConfigError
         On an unknown attack or bad ``folds``.
-    """
+
+    Examples
+    --------
+    >>> result = audit(None, [0.01, 0.02, 0.05, 0.1, 0.2], [0.3, 0.5, 0.9, 1.2, 2.0])
+    >>> result.attack("loss_threshold")
+    AttackResult(name='loss_threshold', auc=1.0, advantage=1.0, tpr_at_1pct_fpr=1.0, tpr_at_01pct_fpr=1.0)
+    """  # noqa: E501
     unknown = [a for a in attacks if a not in _ATTACKS]
     if unknown or not attacks:
         raise invalid_argument(

@@ -487,3 +487,60 @@ def test_a_privately_trained_model_converts_to_tflite(tmp_path) -> None:
     convert(model).save(path)
     device = edgeml.load(path)
     np.testing.assert_allclose(device.predict(x[:4]), model.predict(x[:4], verbose=0), atol=1e-5)
+
+
+def test_sample_weights_scale_each_examples_loss_before_clipping() -> None:
+    K = pytest.importorskip("keras")
+    rng = np.random.default_rng(4)
+    x = rng.normal(size=(12, 5)).astype("float32")
+    y = rng.integers(0, 3, 12)
+    weights = rng.integers(0, 3, 12).astype("float32")
+    model = K.Sequential([K.Input((5,)), K.layers.Dense(3)])
+    before = [w.numpy().copy() for w in model.trainable_weights]
+    with tf.GradientTape() as tape:
+        loss = tf.reduce_sum(_logits_loss(K)(y, model(x)) * weights) / 12.0
+    expected = [g.numpy() for g in tape.gradient(loss, model.trainable_weights)]
+    make_private(
+        model,
+        noise_multiplier=0.0,
+        l2_norm_clip=1e6,
+        delta=1e-3,
+        num_examples=12,
+        batch_size=12,
+        sampling="shuffle",
+    )
+    model.compile(optimizer=K.optimizers.SGD(1.0), loss=_logits_loss(K))
+    model.fit(x, y, sample_weight=weights, epochs=1, verbose=0)
+    for b, w, g in zip(before, model.trainable_weights, expected, strict=True):
+        np.testing.assert_allclose(b - w.numpy(), g, rtol=1e-4, atol=1e-6)
+
+
+@pytest.mark.slow
+def test_training_ignores_tf_use_legacy_keras(tmp_path) -> None:
+    # tensorflow-model-optimization sets TF_USE_LEGACY_KERAS=1 at import: then tf.keras is
+    # tf-keras while `import keras` stays Keras 3. Both kinds of model must train.
+    import subprocess
+    import sys
+
+    if not tf.__version__.startswith("2.2"):
+        pytest.skip("only meaningful where Keras 3 and tf-keras coexist")
+    script = tmp_path / "legacy.py"
+    script.write_text(
+        "import os\n"
+        "os.environ['TF_USE_LEGACY_KERAS'] = '1'\n"
+        "import numpy as np, tensorflow as tf, keras\n"
+        "from edgeml.privacy import make_private\n"
+        "x = np.zeros((20, 3), 'float32'); y = np.zeros(20, 'int64')\n"
+        "for K in (keras, tf.keras):\n"
+        "    m = K.Sequential([K.Input((3,)), K.layers.Dense(2)])\n"
+        "    make_private(m, noise_multiplier=1.0, l2_norm_clip=1.0, delta=1e-3,\n"
+        "                 num_examples=20, batch_size=5, seed=0)\n"
+        "    m.compile(optimizer='sgd', loss=K.losses.SparseCategoricalCrossentropy(\n"
+        "        from_logits=True, reduction='none'))\n"
+        "    m.fit(x, y, epochs=1, verbose=0)\n"
+        "    print(type(m).__module__.split('.')[0], m.privacy.steps)\n"
+    )
+    out = subprocess.run(
+        [sys.executable, str(script)], capture_output=True, text=True, timeout=300, check=True
+    )
+    assert out.stdout.split() == ["keras", "4", "tf_keras", "4"]
