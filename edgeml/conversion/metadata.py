@@ -4,7 +4,8 @@ A TFLite model can carry *metadata*: named byte buffers the interpreter ignores.
 stores JSON documents there (the ``edgeml`` entry with versions, the conversion report
 and the weights hash; the model card), so they travel with the model and can be read on
 a device. Everything here works without TensorFlow: it uses the flatbuffer schema that
-ships with ``ai-edge-litert`` (the ``litert`` extra).
+ships with ``ai-edge-litert`` (the ``litert`` extra), or TensorFlow's copy of it when
+only TensorFlow is installed.
 
 Which entries count as documents
     An entry is a *document* when its bytes are UTF-8 JSON whose top level is an object.
@@ -53,7 +54,7 @@ from typing import Any, Literal
 import numpy as np
 
 from edgeml._display import to_jsonable
-from edgeml._optional import require
+from edgeml._optional import is_available, require
 from edgeml.errors import IntegrityError, ModelFormatError, invalid_argument
 
 __all__ = [
@@ -82,6 +83,13 @@ ModelSource = bytes | bytearray | memoryview | str | os.PathLike[str]
 
 
 def _flatbuffer_utils() -> ModuleType:
+    """Return LiteRT's flatbuffer utilities, or TensorFlow's when only TF is installed."""
+    if not is_available("ai_edge_litert") and is_available("tensorflow"):
+        return require(
+            "tensorflow.lite.tools.flatbuffer_utils",
+            extra="tf",
+            feature="Reading and writing .tflite metadata",
+        )
     return require(
         "ai_edge_litert.tools.flatbuffer_utils",
         extra="litert",
