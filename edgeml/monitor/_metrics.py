@@ -242,11 +242,17 @@ class _HotCollector:
 
     def __init__(self) -> None:
         self.entries: dict[str, tuple[threading.Lock, HotCounts]] = {}
+        self._entries_lock = threading.Lock()  # monitors come and go while Prometheus scrapes
 
     def attach(self, model: str, lock: threading.Lock) -> HotCounts:
         counts = HotCounts()
-        self.entries[model] = (lock, counts)
+        with self._entries_lock:
+            self.entries[model] = (lock, counts)
         return counts
+
+    def detach(self, model: str) -> None:
+        with self._entries_lock:
+            self.entries.pop(model, None)
 
     def describe(self) -> list[Any]:
         return self._families(with_samples=False)
@@ -266,7 +272,9 @@ class _HotCollector:
         name = "edgeml_prediction_latency_seconds"
         latency = core.HistogramMetricFamily(name, _BY_NAME[name].help, labels=["model"])
         bounds = [utils.floatToGoString(b) for b in LATENCY_BUCKETS] + ["+Inf"]
-        for model, (lock, counts) in sorted(self.entries.items()) if with_samples else ():
+        with self._entries_lock:
+            entries = sorted(self.entries.items()) if with_samples else []
+        for model, (lock, counts) in entries:
             with lock:
                 values = (counts.requests, counts.samples, list(counts.buckets))
                 total = counts.latency_sum
@@ -356,7 +364,7 @@ def release(registry: Any, model: str) -> None:
         shared = _PER_REGISTRY.get(registry)
         if shared is not None:
             shared.models.discard(model)
-            shared.hot.entries.pop(model, None)
+            shared.hot.detach(model)
 
 
 def spec(name: str) -> MetricSpec:

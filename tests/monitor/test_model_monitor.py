@@ -477,3 +477,40 @@ def test_latency_histogram_matches_prometheus_clients_own(classifier: Any, regis
 
     assert samples(registry) == samples(reference_registry)
     assert len(samples(registry)) == len(LATENCY_BUCKETS) + 1 + 2  # buckets, +Inf, count, sum
+
+
+def test_concurrent_predictions_labels_and_scrapes_lose_no_counts(
+    classifier: Any, registry: Any, reference: np.ndarray
+) -> None:
+    import threading
+
+    monitor = ModelMonitor(
+        classifier, registry=registry, name="clf", reference=reference, window=100
+    )
+    errors: list[BaseException] = []
+
+    def predict_and_label(worker: int) -> None:
+        try:
+            for i in range(150):
+                ids = [f"{worker}-{i}-{k}" for k in range(3)]
+                monitor.predict(reference[i : i + 3], ids=ids)
+                monitor.record_label(ids[0], 0)
+        except BaseException as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+
+    def scrape() -> None:
+        for _ in range(50):
+            prometheus_client.generate_latest(registry)
+
+    threads = [threading.Thread(target=predict_and_label, args=(w,)) for w in range(4)]
+    threads.append(threading.Thread(target=scrape))
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    assert _value(registry, "edgeml_requests_total") == 4 * 150
+    assert _value(registry, "edgeml_samples_total") == 4 * 150 * 3
+    assert _value(registry, "edgeml_prediction_latency_seconds_count") == 4 * 150
+    assert _value(registry, "edgeml_labels_total", outcome="joined") == 4 * 150
+    assert _value(registry, "edgeml_pending_predictions") == 4 * 150 * 2
