@@ -111,6 +111,12 @@ def models(tf: Any) -> dict[str, bytes]:
         def __call__(self, x: Any) -> Any:
             return tf.nn.relu(tf.matmul(x, self.kernel) - 10.0)
 
+    class RowSums(tf.Module):  # type: ignore[misc]
+        @tf.function(input_signature=[tf.TensorSpec([None, None], tf.float32, name="rows")])
+        def __call__(self, rows: Any) -> Any:
+            return {"sums": tf.reduce_sum(rows, axis=1)}
+
+    row_sums = RowSums()
     two = TwoSignatures()
     fixed = {}
     for batch in (1, 2):
@@ -135,6 +141,11 @@ def models(tf: Any) -> dict[str, bytes]:
                 [two.add.get_concrete_function(), two.mul.get_concrete_function()],
                 two,
             ),
+        ),
+        "dynamic_length": _convert(
+            None,
+            "float32",
+            from_functions=([row_sums.__call__.get_concrete_function()], row_sums),
         ),
         "fixed_batch_1": fixed[1],
         "fixed_batch_2": fixed[2],

@@ -407,3 +407,13 @@ def test_per_channel_quantized_input_round_trips_through_tflite_dequantize() -> 
     ratio = x / scale.astype(np.float32)
     q = np.clip(np.sign(ratio) * np.floor(np.abs(ratio) + 0.5) + zero, -128, 127)
     np.testing.assert_array_equal(model.predict(x), (scale * (q - zero)).astype(np.float32))
+
+
+def test_dynamic_non_batch_dimensions_are_resized(models: dict[str, bytes]) -> None:
+    model = load(models["dynamic_length"])
+    assert model.inputs[0].shape == (None, None)
+    for shape in [(3, 5), (2, 7), (1, 1), (4, 5)]:
+        x = _samples(shape[0], seed=shape[1], shape=(shape[1],))
+        np.testing.assert_allclose(model.predict(x), x.sum(axis=1), rtol=1e-6)
+    with pytest.raises(DataError, match=r"shape \(\?, \?\)"):
+        model.predict(np.zeros(3, dtype=np.float32))
