@@ -308,3 +308,16 @@ def test_one_dimensional_messages_name_the_sample() -> None:
         ks(np.arange(5.0), np.array([1.0, np.nan, 2.0]))
     with pytest.raises(DataError, match=r"^reference in wasserstein has no finite values"):
         wasserstein(np.full(3, np.nan), np.ones(3), nan_policy="omit")
+
+
+def test_asymptotic_pvalues_stay_float64_and_do_not_underflow() -> None:
+    # Trap seen in peers: p-values kept as float32 (smallest ~1e-45) or rounded to 0.
+    gen = np.random.default_rng(21)
+    a, b = gen.normal(size=(30_000, 2)), gen.normal(size=(25_000, 2))
+    b[:, 0] += 0.2
+    results = ks(a, b)
+    expected = stats.ks_2samp(a[:, 0], b[:, 0])
+    assert 0.0 < expected.pvalue < 1e-45
+    assert results[0].pvalue == pytest.approx(expected.pvalue, rel=1e-10)  # type: ignore[index]
+    assert type(results[0].pvalue) is float  # type: ignore[index]
+    assert results[0].details["mode"] == "asymp"  # type: ignore[index]
