@@ -71,6 +71,8 @@ def test_sealed_copy_opens_with_its_key_and_card_and_refuses_tampering(
     card = read_card(model_bytes)
     assert card is not None
     assert security.unseal(sealed, key, associated_data=card.hash) == model_bytes
+    opened = edgeml.load(out / "model.tflite.sealed", key=key, associated_data=card.hash)
+    assert opened.card is not None
     tampered = bytearray(sealed)
     tampered[-1] ^= 0x80
     with pytest.raises(IntegrityError):

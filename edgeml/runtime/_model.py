@@ -573,6 +573,10 @@ def load(
     num_threads: int | None = None,
     backend: Backend = "auto",
     nonfinite: NonFinitePolicy = "raise",
+    key: Any = None,
+    verify_with: Any = None,
+    signature: bytes | str | os.PathLike[str] | None = None,
+    associated_data: bytes | str | None = None,
 ) -> EdgeModel:
     """Load a ``.tflite`` model for inference, checking it before it runs.
 
@@ -597,6 +601,16 @@ def load(
         What ``predict`` does with NaN or infinite values in a float input: raise a
         :class:`~edgeml.errors.DataError` naming the input, or pass them to the model.
         Inputs that must be quantized always reject them (they have no integer value).
+    key : edgeml.security.SecretKey or bytes, optional
+        Opens a model sealed with :func:`edgeml.security.seal`. Given a key, an unsealed
+        file is refused (so a plain file cannot be swapped in for a sealed one).
+    verify_with : Ed25519PublicKey or bytes, optional
+        The publisher's public key: the model is refused unless its detached Ed25519
+        signature (``signature``, by default ``<path>.sig``) verifies.
+    signature : bytes or str or os.PathLike, optional
+        The detached signature or its path, with ``verify_with``.
+    associated_data : bytes or str, optional
+        What the model was sealed with as associated data (e.g. its card's ``hash``).
 
     Returns
     -------
@@ -608,7 +622,11 @@ def load(
     ModelFormatError
         When the bytes are not a valid model.
     IntegrityError
-        When the weights do not match the hash stored at conversion.
+        When the weights do not match the hash stored at conversion, a signature does
+        not verify, or a sealed model does not open with ``key``.
+    ConfigError
+        When the model is sealed and no ``key`` was given (the message names the key's
+        fingerprint).
     UnsupportedModelError
         When the model needs ops this interpreter lacks (Flex or custom ops).
     MissingDependencyError
@@ -635,6 +653,16 @@ def load(
     if nonfinite not in ("raise", "allow"):
         raise invalid_argument("load", "nonfinite", nonfinite, "'raise' or 'allow'")
     content, path = _read_source(model)
+    from edgeml.security import is_sealed, open_model_bytes
+
+    if key is not None or verify_with is not None or signature is not None or is_sealed(content):
+        content = open_model_bytes(
+            model if path is not None else content,
+            key=key,
+            verify_with=verify_with,
+            signature=signature,
+            associated_data=associated_data,
+        )
     return EdgeModel._from_bytes(content, path, num_threads, backend, nonfinite, None)
 
 
