@@ -544,3 +544,28 @@ def test_training_ignores_tf_use_legacy_keras(tmp_path) -> None:
         [sys.executable, str(script)], capture_output=True, text=True, timeout=300, check=True
     )
     assert out.stdout.split() == ["keras", "4", "tf_keras", "4"]
+
+
+def test_empty_poisson_batches_still_add_noise_and_count_as_steps() -> None:
+    K = pytest.importorskip("keras")
+    x = np.ones((20, 3), "float32")
+    y = np.zeros(20, "int64")
+    model = K.Sequential([K.Input((3,)), K.layers.Dense(2)])
+    before = [w.numpy().copy() for w in model.trainable_weights]
+    # q = 1/20: about a third of the batches are empty (0.95^20 = 0.36).
+    make_private(
+        model,
+        noise_multiplier=1.0,
+        l2_norm_clip=1.0,
+        delta=1e-3,
+        num_examples=20,
+        batch_size=1,
+        seed=0,
+    )
+    model.compile(optimizer=K.optimizers.SGD(0.1), loss=_logits_loss(K), metrics=["accuracy"])
+    history = model.fit(x, y, epochs=1, verbose=0)
+    assert model.privacy.steps == 20
+    assert np.isfinite(history.history["loss"][0])
+    for w, b in zip(model.trainable_weights, before, strict=True):
+        assert np.all(np.isfinite(w.numpy()))
+        assert not np.allclose(w.numpy(), b)  # noise moved every weight
