@@ -86,3 +86,30 @@ def test_bad_arguments_are_config_errors(tmp_path: Path) -> None:
         run_demo(tmp_path, epsilon=0)
     with pytest.raises(ConfigError, match="quantization"):
         run_demo(tmp_path, quantization="int3")
+
+
+BLOCK_TENSORFLOW = """
+import sys
+class _Block:
+    def find_spec(self, name, path=None, target=None):
+        if name.split(".")[0] in ("tensorflow", "keras", "tf_keras"):
+            raise ImportError(f"{name} is blocked: this process plays a device")
+sys.meta_path.insert(0, _Block())
+from edgeml.cli import main
+raise SystemExit(main(sys.argv[1:]))
+"""
+
+
+def test_inspect_shows_the_card_without_tensorflow(demo_out: tuple[Path, str]) -> None:
+    out, _ = demo_out
+    run = subprocess.run(
+        [sys.executable, "-c", BLOCK_TENSORFLOW, "inspect", str(out / "model.tflite"), "--card"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert "integrity: verified" in run.stdout
+    assert "# Model card: edgeml-demo-digits" in run.stdout
+    assert "## Differential privacy" in run.stdout

@@ -26,7 +26,20 @@ def _run(args: argparse.Namespace) -> int:
         print(json.dumps(info.to_dict(), indent=2))
     else:
         print(info.to_text())
+        if args.card:
+            _print_card(args.model)
     return 0 if info.integrity.ok else 1
+
+
+def _print_card(model: str) -> None:
+    from edgeml.card import read_card
+
+    card = read_card(model)
+    if card is None:
+        print("\nmodel card: none embedded (add one with edgeml.card.embed_card)")
+    else:
+        print()
+        print(card.to_markdown())
 
 
 def add_parser(subparsers: Any) -> argparse.ArgumentParser:
@@ -53,5 +66,8 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     )
     parser.add_argument("model", help="path of the .tflite model")
     parser.add_argument("--json", action="store_true", help="print JSON instead of text")
+    parser.add_argument(
+        "--card", action="store_true", help="also print the embedded model card as Markdown"
+    )
     parser.set_defaults(func=_run)
     return parser
