@@ -26,20 +26,20 @@ Examples
 True
 """
 
+from edgeml.drift._adwin import ADWIN as ADWIN
 from edgeml.drift._approx import ks_from_histograms as ks_from_histograms
 from edgeml.drift._approx import wasserstein_from_histograms as wasserstein_from_histograms
-from edgeml.drift._binned import chi2 as chi2
-from edgeml.drift._binned import js as js
-from edgeml.drift._binned import psi as psi
-from edgeml.drift._detectors import ADWIN as ADWIN
-from edgeml.drift._detectors import DDM as DDM
-from edgeml.drift._detectors import HDDM_A as HDDM_A
-from edgeml.drift._detectors import DriftDetector as DriftDetector
-from edgeml.drift._detectors import PageHinkley as PageHinkley
+from edgeml.drift._chi2 import chi2 as chi2
+from edgeml.drift._detector import DriftDetector as DriftDetector
+from edgeml.drift._error_rate import DDM as DDM
+from edgeml.drift._error_rate import HDDM_A as HDDM_A
 from edgeml.drift._evaluate import DetectorEvaluation as DetectorEvaluation
 from edgeml.drift._evaluate import evaluate_detector as evaluate_detector
+from edgeml.drift._js import js as js
 from edgeml.drift._ks import ks as ks
 from edgeml.drift._mmd import mmd as mmd
+from edgeml.drift._page_hinkley import PageHinkley as PageHinkley
+from edgeml.drift._psi import psi as psi
 from edgeml.drift._report import DriftReport as DriftReport
 from edgeml.drift._report import FeatureDrift as FeatureDrift
 from edgeml.drift._report import adjust_pvalues as adjust_pvalues

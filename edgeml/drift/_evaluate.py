@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 
 from edgeml._display import markdown_table, to_jsonable
-from edgeml.drift._detectors import DriftDetector
+from edgeml.drift._detector import DriftDetector
 from edgeml.errors import DataError, invalid_argument
 
 __all__ = ["DetectorEvaluation", "evaluate_detector"]

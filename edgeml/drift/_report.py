@@ -12,12 +12,7 @@ from numpy.typing import NDArray
 from edgeml._display import html_table, markdown_table, to_jsonable
 from edgeml._optional import require
 from edgeml.drift import _kernels
-from edgeml.drift._binned import (
-    category_counts,
-    chi2_from_counts,
-    js_from_counts,
-    psi_from_counts,
-)
+from edgeml.drift._chi2 import category_counts, chi2_from_counts
 from edgeml.drift._inputs import (
     Columns,
     as_columns,
@@ -25,7 +20,9 @@ from edgeml.drift._inputs import (
     check_same_columns,
     sorted_blocks,
 )
+from edgeml.drift._js import js_from_counts
 from edgeml.drift._ks import ks_pvalues
+from edgeml.drift._psi import psi_from_counts
 from edgeml.drift._result import DriftResult
 from edgeml.drift._wasserstein import normalized
 from edgeml.errors import DataError, invalid_argument

@@ -8,7 +8,7 @@ import numpy as np
 
 from edgeml.drift import _kernels
 from edgeml.drift._approx import wasserstein_from_histograms
-from edgeml.drift._binned import sketch_pair
+from edgeml.drift._binning import sketch_pair
 from edgeml.drift._inputs import as_columns, check_same_columns, sorted_blocks
 from edgeml.drift._result import DriftResult
 from edgeml.drift._sketch import Histogram

@@ -1,0 +1,181 @@
+"""Tests on binned data: PSI, Jensen-Shannon distance and the chi-square test.
+
+Binning (shared with :class:`~edgeml.drift.Histogram`): edges come from the *reference
+only* (its minimum, its ``k / bins`` quantiles, its maximum), so the reference profile
+never depends on the current data. Each feature gets ``bins + 2`` bins: values below the
+reference minimum, the inner bins ``[e_k, e_k+1)`` (the last one closed) and values above
+the reference maximum, so values outside the reference range are counted on their own
+instead of being clipped into the tail bins.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from edgeml.drift import _kernels
+from edgeml.drift._inputs import as_columns, check_nan_policy, check_same_columns, sorted_blocks
+from edgeml.drift._result import DriftResult
+from edgeml.drift._sketch import Histogram
+from edgeml.errors import DataError, invalid_argument
+
+__all__ = ["BinnedPair", "binned_pair", "check_threshold", "effect_size_results", "sketch_pair"]
+
+IntArray = NDArray[np.int64]
+FloatArray = NDArray[np.float64]
+
+
+def _check_bins(owner: str, bins: Any) -> int:
+    if isinstance(bins, bool) or not isinstance(bins, (int, np.integer)) or bins < 1:
+        raise invalid_argument(owner, "bins", bins, "an integer >= 1", fix="use bins=10")
+    return int(bins)
+
+
+def _edge_rows(owner: str, edges: Any, p: int) -> FloatArray:
+    given = np.array(edges, dtype=np.float64, ndmin=2)
+    if (
+        given.ndim != 2
+        or given.shape[1] < 2
+        or given.shape[0] not in (1, p)
+        or not np.isfinite(given).all()
+        or (np.diff(given, axis=1) < 0).any()
+    ):
+        raise invalid_argument(
+            owner,
+            "edges",
+            edges,
+            f"finite, non-decreasing edges: one row shared by all features or {p} rows",
+        )
+    return np.array(np.broadcast_to(given, (p, given.shape[1])))
+
+
+def _sketch_counts(
+    sketch: Histogram, other: Any, owner: str, nan_policy: str, role: str
+) -> Histogram:
+    """Count the other sample as a sketch with ``sketch``'s edges."""
+    if isinstance(other, Histogram):
+        sketch.check_compatible(other, owner)
+        return other
+    counted = sketch.empty().update(as_columns(other, owner, role))
+    bad = np.flatnonzero(counted.nonfinite)
+    if bad.size and nan_policy == "raise":
+        j = int(bad[0])
+        raise DataError(
+            f"Column {sketch.names[j]!r} of {role} in {owner} has {counted.nonfinite[j]} NaN "
+            "or infinite values. Fix: clean the data, or pass nan_policy='omit' to drop them."
+        )
+    return counted
+
+
+def sketch_pair(
+    owner: str, reference: Any, current: Any, nan_policy: str
+) -> tuple[Histogram, Histogram]:
+    """Both samples as sketches on the edges of the one that is a sketch."""
+    if isinstance(reference, Histogram):
+        pair = reference, _sketch_counts(reference, current, owner, nan_policy, "current")
+    else:
+        pair = _sketch_counts(current, reference, owner, nan_policy, "reference"), current
+    for role, sketch in zip(("reference", "current"), pair, strict=True):
+        empty = np.flatnonzero(sketch.total == 0)
+        if empty.size:
+            raise DataError(
+                f"The {role} sketch has no values for feature {sketch.names[empty[0]]!r} "
+                f"in {owner}; update it with data before testing."
+            )
+    return pair
+
+
+class BinnedPair:
+    """Counts of reference and current in the same bins, per feature."""
+
+    def __init__(
+        self,
+        reference: IntArray,
+        current: IntArray,
+        names: Sequence[str],
+        is_1d: bool,
+        edges: FloatArray,
+    ) -> None:
+        self.reference, self.current = reference, current
+        self.names, self.is_1d, self.edges = tuple(names), is_1d, edges
+        for role, counts in (("reference", reference), ("current", current)):
+            empty = np.flatnonzero(counts.sum(axis=1) == 0)
+            if empty.size:
+                raise DataError(
+                    f"The {role} sketch has no values for feature {self.names[empty[0]]!r}; "
+                    "update it with data before testing."
+                )
+
+
+def binned_pair(
+    owner: str, reference: Any, current: Any, bins: Any, edges: Any, nan_policy: str
+) -> BinnedPair:
+    """Bin both samples with edges from the reference (or from a given sketch)."""
+    check_nan_policy(owner, nan_policy)
+    if isinstance(reference, Histogram) or isinstance(current, Histogram):
+        ref_sketch, cur_sketch = sketch_pair(owner, reference, current, nan_policy)
+        return BinnedPair(
+            ref_sketch.counts,
+            cur_sketch.counts,
+            ref_sketch.names,
+            ref_sketch.is_1d,
+            ref_sketch.edges,
+        )
+    n_bins = _check_bins(owner, bins)
+    ref = as_columns(reference, owner, "reference")
+    cur = as_columns(current, owner, "current")
+    check_same_columns(ref, cur, owner)
+    p = ref.n_features
+    fixed = None if edges is None else _edge_rows(owner, edges, p)
+    width = (n_bins + 1) if fixed is None else fixed.shape[1]
+    all_edges = np.empty((p, width))
+    ref_counts = np.empty((p, width + 1), dtype=np.int64)
+    cur_counts = np.empty((p, width + 1), dtype=np.int64)
+    for columns, a, b in sorted_blocks(ref, cur, owner=owner, nan_policy=nan_policy):
+        index = np.asarray(columns)
+        block_edges = _kernels.quantile_edges(a, n_bins) if fixed is None else fixed[index]
+        all_edges[index] = block_edges
+        ref_counts[index] = _kernels.bin_counts_sorted(a, block_edges)
+        cur_counts[index] = _kernels.bin_counts_sorted(b, block_edges)
+    return BinnedPair(ref_counts, cur_counts, ref.names, ref.is_1d, all_edges)
+
+
+def effect_size_results(
+    pair: BinnedPair,
+    statistics: FloatArray,
+    method: str,
+    threshold: float,
+    extra: dict[str, Any],
+) -> DriftResult | list[DriftResult]:
+    n = pair.reference.sum(axis=1)
+    m = pair.current.sum(axis=1)
+    results = [
+        DriftResult(
+            float(statistics[j]),
+            None,
+            threshold=threshold,
+            drifted=bool(statistics[j] >= threshold),
+            method=method,
+            details={
+                "bins": int(pair.edges.shape[1] - 1),
+                "n_reference": int(n[j]),
+                "n_current": int(m[j]),
+                "edges": pair.edges[j].tolist(),
+                "reference_counts": pair.reference[j].tolist(),
+                "current_counts": pair.current[j].tolist(),
+                **extra,
+            },
+            feature=None if pair.is_1d else pair.names[j],
+        )
+        for j in range(len(pair.names))
+    ]
+    return results[0] if pair.is_1d else results
+
+
+def check_threshold(owner: str, threshold: Any) -> float:
+    if not isinstance(threshold, (int, float)) or not threshold > 0:
+        raise invalid_argument(owner, "threshold", threshold, "a number > 0")
+    return float(threshold)
