@@ -64,6 +64,12 @@ def _norms(per_example):
     return np.array([np.sqrt(sum(float(np.sum(g**2)) for g in grads)) for grads in per_example])
 
 
+def _nested_model(K):
+    inner = K.Sequential([K.Input((6,)), K.layers.Dense(4, activation="relu")])
+    inputs = K.Input((6,))
+    return K.Model(inputs, K.layers.Dense(3)(inner(inputs)))
+
+
 def _models(K):
     rng = np.random.default_rng(0)
     y = rng.integers(0, 3, 5)
@@ -101,6 +107,11 @@ def _models(K):
             rng.normal(size=(5, 14, 14, 2)).astype("float32"),
             y,
         ),
+        "nested": (
+            _nested_model(K),
+            rng.normal(size=(5, 6)).astype("float32"),
+            y,
+        ),
         "embedding+layernorm": (
             K.Sequential(
                 [
@@ -117,7 +128,7 @@ def _models(K):
     }
 
 
-@pytest.mark.parametrize("kind", ["dense", "dense-3d", "conv", "embedding+layernorm"])
+@pytest.mark.parametrize("kind", ["dense", "dense-3d", "conv", "nested", "embedding+layernorm"])
 def test_ghost_norms_equal_explicit_per_example_norms(K, kind) -> None:
     model, x, y = _models(K)[kind]
     loss_fn = _logits_loss(K)
