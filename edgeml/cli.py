@@ -30,6 +30,7 @@ __all__ = ["SUBCOMMANDS", "build_parser", "main"]
 SUBCOMMANDS: dict[str, str] = {
     "demo": "edgeml.demo",
     "bench": "edgeml.runtime._cli_bench",
+    "drift": "edgeml.drift._cli",
     "inspect": "edgeml.runtime._cli_inspect",
     "serve": "edgeml.monitor._cli",
 }
