@@ -727,6 +727,17 @@ def make_private(
     plans = _ghost.plan_layers(model)
     if ledger is None:
         ledger = Ledger(delta=delta, accountant=accountant, budget=target_epsilon)
+    elif ledger.budget is not None and (max_steps or planned):
+        # Refuse now rather than after training, when the run could no longer be recorded.
+        trial = Ledger.from_dict(ledger.to_dict())
+        steps = int(max_steps or planned or 0)
+        try:
+            trial.record(name="planned", noise_multiplier=sigma, sampling_rate=rate, steps=steps)
+        except PrivacyBudgetExceeded as exc:
+            raise PrivacyBudgetExceeded(
+                f"The planned training ({steps} steps at noise multiplier {sigma:.4g}) would "
+                f"take the ledger over its budget of {ledger.budget:g}: {exc}"
+            ) from exc
     state = PrivacyState(
         noise_multiplier=float(sigma),
         l2_norm_clip=float(l2_norm_clip),

@@ -580,3 +580,41 @@ def test_empty_poisson_batches_still_add_noise_and_count_as_steps() -> None:
     for w, b in zip(model.trainable_weights, before, strict=True):
         assert np.all(np.isfinite(w.numpy()))
         assert not np.allclose(w.numpy(), b)  # noise moved every weight
+
+
+def test_a_shared_ledger_refuses_a_run_that_would_exceed_its_budget() -> None:
+    from edgeml.privacy import Ledger
+
+    K = pytest.importorskip("keras")
+    ledger = Ledger(delta=1e-4, budget=2.0)
+    ledger.record(name="earlier release", noise_multiplier=2.0, sampling_rate=0.1, steps=20)
+    spent_before = ledger.spent().epsilon
+    model = K.Sequential([K.Input((4,)), K.layers.Dense(2)])
+    with pytest.raises(PrivacyBudgetExceeded, match="planned training"):
+        make_private(
+            model,
+            target_epsilon=1.9,
+            delta=1e-4,
+            l2_norm_clip=1.0,
+            batch_size=10,
+            num_examples=100,
+            epochs=5,
+            ledger=ledger,
+        )
+    assert ledger.spent().epsilon == spent_before
+    x, y = np.zeros((100, 4), "float32"), np.zeros(100, "int64")
+    make_private(
+        model,
+        noise_multiplier=3.0,
+        l2_norm_clip=1.0,
+        delta=1e-4,
+        batch_size=10,
+        num_examples=100,
+        epochs=1,
+        ledger=ledger,
+        seed=0,
+    )
+    model.compile(optimizer="sgd", loss=_logits_loss(K))
+    model.fit(x, y, epochs=1, verbose=0)
+    assert len(ledger) == 2
+    assert spent_before < ledger.spent().epsilon <= 2.0
