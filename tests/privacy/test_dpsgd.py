@@ -227,6 +227,26 @@ def test_noise_standard_deviation_is_sigma_clip_over_batch() -> None:
     # 100000 draws: the sample std is within 1 % of the truth with overwhelming probability.
     assert np.std(values) == pytest.approx(expected, rel=0.01)
     assert abs(np.mean(values)) < 5 * expected / np.sqrt(values.size)
+    # And it is Gaussian (edgeml draws it with its own Box-Muller transform): scipy's
+    # Kolmogorov-Smirnov test against N(0, expected^2), and the 3-sigma tail mass 0.0027.
+    from scipy import stats
+
+    assert stats.kstest(values, "norm", args=(0.0, expected)).pvalue > 1e-3
+    assert np.mean(np.abs(values) > 3 * expected) == pytest.approx(0.0027, abs=0.0006)
+
+
+def test_noise_for_odd_sized_weights_has_the_right_shapes() -> None:
+    generator = tf.random.Generator.from_seed(1)
+    grads = [tf.zeros([3, 5]), tf.zeros([7])]
+    noisy = _noisy_average(
+        grads,
+        l2_norm_clip=1.0,
+        noise_multiplier=1.0,
+        expected_batch_size=1.0,
+        generator=generator,
+    )
+    assert [n.shape.as_list() for n in noisy] == [[3, 5], [7]]
+    assert all(np.all(n.numpy() != 0) for n in noisy)
 
 
 def test_poisson_batches_have_binomial_sizes_and_are_seeded() -> None:
