@@ -10,7 +10,7 @@ its per-example weight gradient:
   product ``a_i g_i^T``), plus ``||g_i||^2`` for the bias;
 - Dense on 3-D inputs (``(batch, time, features)``): ``<a_i a_i^T, g_i g_i^T>`` (Gram
   matrices over time), or the materialised ``a_i^T g_i`` when that is cheaper;
-- Conv2D: the same on the input's patches (``tf.image.extract_patches``);
+- Conv2D and Conv1D: the same on the input's patches (built from strided slices);
 - Embedding: ``sum_{t,s} [id_t = id_s] g_t . g_s``;
 - any other layer: per-example gradients with ``tf.vectorized_map`` (the fallback).
 
@@ -40,6 +40,7 @@ class LayerKind(enum.Enum):
     """How a layer's per-example gradient norms are computed."""
 
     DENSE = "dense"
+    CONV1D = "conv1d"
     CONV2D = "conv2d"
     EMBEDDING = "embedding"
     FALLBACK = "vectorized"
@@ -79,14 +80,20 @@ def _kind_of(layer: Any) -> LayerKind:
     )
     if "Dense" in names and type(layer).__name__ == "Dense" and plain:
         return LayerKind.DENSE
+    conv = {
+        "Conv1D": LayerKind.CONV1D,
+        "Convolution1D": LayerKind.CONV1D,
+        "Conv2D": LayerKind.CONV2D,
+        "Convolution2D": LayerKind.CONV2D,
+    }
     if (
-        type(layer).__name__ in {"Conv2D", "Convolution2D"}
+        type(layer).__name__ in conv
         and plain
         and getattr(layer, "data_format", "channels_last") == "channels_last"
         and getattr(layer, "groups", 1) == 1
         and str(getattr(layer, "padding", "")).lower() in {"valid", "same"}
     ):
-        return LayerKind.CONV2D
+        return conv[type(layer).__name__]
     if type(layer).__name__ == "Embedding" and plain:
         return LayerKind.EMBEDDING
     return LayerKind.FALLBACK
@@ -140,7 +147,7 @@ def _recording(plans: Sequence[LayerPlan], flavor: KerasFlavor) -> Iterator[None
                 )
             record.inputs = args[0] if args else kwargs.get("inputs")
             record.kwargs = dict(kwargs)
-            if _plan.kind in (LayerKind.DENSE, LayerKind.CONV2D):
+            if _plan.kind in (LayerKind.DENSE, LayerKind.CONV1D, LayerKind.CONV2D):
                 layer = _plan.layer
                 activation = layer.activation
                 layer.activation = linear  # record the pre-activation output
@@ -298,9 +305,16 @@ def _patches(
 def _conv_sq_norms(plan: LayerPlan, g: tf.Tensor, chunk_size: int | None) -> _Norms:
     layer = plan.layer
     a = tf.cast(plan.record.inputs, g.dtype)
-    kh, kw = layer.kernel_size
-    sh, sw = layer.strides
-    dh, dw = layer.dilation_rate
+    if plan.kind is LayerKind.CONV1D:
+        # A 1-D convolution is a 2-D one over a height-1 image.
+        a, g = a[:, None], g[:, None]
+        kh, kw = 1, int(layer.kernel_size[0])
+        sh, sw = 1, int(layer.strides[0])
+        dh, dw = 1, int(layer.dilation_rate[0])
+    else:
+        kh, kw = layer.kernel_size
+        sh, sw = layer.strides
+        dh, dw = layer.dilation_rate
     batch = tf.shape(g)[0]
     padding = str(layer.padding).upper()
     g3 = _rows(g, batch)
@@ -379,6 +393,7 @@ def _fallback_sq_norms(plan: LayerPlan, g: tf.Tensor, chunk_size: int | None) ->
 
 _NORMS = {
     LayerKind.DENSE: _dense_sq_norms,
+    LayerKind.CONV1D: _conv_sq_norms,
     LayerKind.CONV2D: _conv_sq_norms,
     LayerKind.EMBEDDING: _embedding_sq_norms,
     LayerKind.FALLBACK: _fallback_sq_norms,

@@ -107,6 +107,20 @@ def _models(K):
             rng.normal(size=(5, 14, 14, 2)).astype("float32"),
             y,
         ),
+        "conv1d": (
+            K.Sequential(
+                [
+                    K.Input((12, 3)),
+                    K.layers.Conv1D(5, 3, activation="relu"),
+                    K.layers.Conv1D(4, 2, strides=2, padding="same", dilation_rate=1),
+                    K.layers.Conv1D(6, 3, dilation_rate=2),
+                    K.layers.Flatten(),
+                    K.layers.Dense(3),
+                ]
+            ),
+            rng.normal(size=(5, 12, 3)).astype("float32"),
+            y,
+        ),
         "nested": (
             _nested_model(K),
             rng.normal(size=(5, 6)).astype("float32"),
@@ -128,7 +142,9 @@ def _models(K):
     }
 
 
-@pytest.mark.parametrize("kind", ["dense", "dense-3d", "conv", "nested", "embedding+layernorm"])
+@pytest.mark.parametrize(
+    "kind", ["dense", "dense-3d", "conv", "conv1d", "nested", "embedding+layernorm"]
+)
 def test_ghost_norms_equal_explicit_per_example_norms(K, kind) -> None:
     model, x, y = _models(K)[kind]
     loss_fn = _logits_loss(K)
@@ -149,6 +165,7 @@ def test_layers_get_the_intended_norm_rule(K) -> None:
         for name, (model, _, _) in _models(K).items()
     }
     assert kinds["conv"] == ["conv2d", "conv2d", "conv2d", "conv2d", "dense"]
+    assert kinds["conv1d"] == ["conv1d", "conv1d", "conv1d", "dense"]
     assert kinds["embedding+layernorm"] == ["embedding", "vectorized", "dense"]
 
 
