@@ -234,11 +234,6 @@ def ks(
     nan_policy : {"raise", "omit"}, default "raise"
         ``"raise"`` names the column and counts its NaN/inf values; ``"omit"`` drops them.
 
-    Sketches (:class:`~edgeml.drift.Histogram`) are accepted: the statistic is then the
-    lower bound from the bin edges and ``details["error_bound"]`` says how far above it
-    the exact distance can be (see :func:`~edgeml.drift.ks_from_histograms`); the
-    p-value is computed from that lower bound.
-
     Returns
     -------
     DriftResult or list of DriftResult
@@ -251,6 +246,13 @@ def ks(
         Empty or mismatched inputs, non-numeric columns, NaN/inf with ``"raise"``.
     ConfigError
         Invalid ``alpha``, ``method`` or ``nan_policy``.
+
+    Notes
+    -----
+    Sketches (:class:`~edgeml.drift.Histogram`) are accepted: the statistic is then the
+    lower bound from the bin edges and ``details["error_bound"]`` says how far above it
+    the exact distance can be (see :func:`~edgeml.drift.ks_from_histograms`); the
+    p-value is computed from that lower bound.
 
     Examples
     --------

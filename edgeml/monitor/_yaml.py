@@ -29,6 +29,9 @@ __all__ = ["dump"]
 _KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 
+_RESERVED_WORDS = frozenset({"y", "n", "yes", "no", "on", "off", "true", "false", "null", "~"})
+
+
 def _escape(char: str) -> str:
     """One character inside a YAML double-quoted scalar."""
     if char in '"\\':
@@ -71,13 +74,15 @@ def _lines(value: Any, indent: int) -> list[str]:
         for key, item in value.items():
             if not isinstance(key, str) or not _KEY.match(key):
                 raise ValueError(f"unsupported YAML key {key!r}")
+            # YAML 1.1 readers (PyYAML) turn bare on/off/yes/no/null keys into bools/None.
+            name = _scalar(key) if key.lower() in _RESERVED_WORDS else key
             if isinstance(item, (Mapping, list, tuple)) and item:
-                out.append(f"{pad}{key}:")
+                out.append(f"{pad}{name}:")
                 out.extend(_lines(item, indent + 2))
             else:
                 empty = "{}" if isinstance(item, Mapping) else "[]"
                 text = empty if isinstance(item, (Mapping, list, tuple)) else _scalar(item)
-                out.append(f"{pad}{key}: {text}")
+                out.append(f"{pad}{name}: {text}")
         return out
     if isinstance(value, Sequence) and not isinstance(value, str):
         if not value:

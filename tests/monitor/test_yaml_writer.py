@@ -41,3 +41,10 @@ def test_unsupported_values_are_refused() -> None:
         dump({"x": float("nan")})
     with pytest.raises(TypeError, match="cannot write"):
         dump({"x": object()})
+
+
+@pytest.mark.parametrize("word", ["on", "Off", "yes", "NO", "y", "n", "true", "null"])
+def test_yaml_1_1_reserved_words_stay_strings_as_keys(word: str) -> None:
+    # Found by hypothesis: PyYAML reads a bare `on:` key as the boolean True.
+    document = {word: {}, "labels": {word: "value"}}
+    assert yaml.safe_load(dump(document)) == document
