@@ -804,6 +804,13 @@ def _make_fit(model: Any, state: PrivacyState, flavor: KerasFlavor) -> Any:
                 "Training more would break the promise."
             )
         per_example_loss(model, flavor)  # refuse batch-reduced Loss objects before tracing
+        if kwargs.get("validation_split"):
+            raise ConfigError(
+                "fit(validation_split=...) would hold out part of the examples that "
+                "make_private accounts for (num_examples). Fix: split the data yourself, "
+                "call make_private with the training part's size, and pass "
+                "validation_data=(x_val, y_val)."
+            )
         if batch_size is not None and batch_size != state.batch_size:
             raise invalid_argument(
                 "fit",

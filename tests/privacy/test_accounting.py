@@ -285,3 +285,18 @@ def test_skipped_rdp_orders_do_not_flood_the_log(caplog) -> None:
     with caplog.at_level(logging.WARNING):
         epsilon(noise_multiplier=0.9, sampling_rate=0.1, steps=10, delta=1e-5)
     assert "failed to converge" not in caplog.text
+
+
+@settings(max_examples=15)
+@given(
+    sigmas=st.lists(st.floats(0.5, 5.0), min_size=1, max_size=4),
+    steps=st.lists(st.integers(1, 200), min_size=4, max_size=4),
+)
+def test_recording_a_release_never_lowers_the_ledger_total(sigmas, steps) -> None:
+    ledger = Ledger(delta=1e-5)
+    previous = 0.0
+    for sigma, count in zip(sigmas, steps, strict=False):
+        ledger.record(name="run", noise_multiplier=sigma, sampling_rate=0.02, steps=count)
+        total = ledger.spent().epsilon
+        assert total >= previous
+        previous = total
