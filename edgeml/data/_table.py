@@ -276,9 +276,19 @@ def write_table(columns: Mapping[str, np.ndarray], like: Table) -> Any:
                 out[name] = values
         return out
     if like.kind == "records":
-        lists = {name: values.tolist() for name, values in columns.items()}
+        lists = {name: _as_list(values) for name, values in columns.items()}
         return [{name: lists[name][i] for name in lists} for i in range(n_rows)]
     return {
-        name: values.tolist() if name in like.list_columns else values
+        name: _as_list(values) if name in like.list_columns else values
         for name, values in columns.items()
     }
+
+
+def _as_list(values: np.ndarray) -> list[Any]:
+    """Return ``values`` as a Python list, with missing numbers as ``None`` (as they came)."""
+    items: list[Any] = values.tolist()
+    if values.dtype.kind == "f":
+        missing = np.flatnonzero(np.isnan(values))
+        for i in missing.tolist():
+            items[i] = None
+    return items

@@ -24,6 +24,7 @@ from edgeml.data import (
     minimize,
     pseudonymize,
     redact,
+    round_to,
     top_k,
     truncate,
 )
@@ -352,3 +353,15 @@ def test_missing_identifiers_stay_missing_when_pseudonymized() -> None:
     (first, missing, again) = pseudonymize(ids, key=KEY).tolist()
     assert missing is None
     assert first == again
+
+
+@pytest.mark.parametrize("kind", ["columns", "records"])
+def test_missing_numbers_stay_none_in_list_outputs(kind: str) -> None:
+    # A numeric column with a gap is computed as float with NaN inside; the caller gave
+    # None and must get None back, not a NaN that later arithmetic silently propagates.
+    policy = Policy(keep={"a": round_to(1)})
+    values = [1.2, None, 3.7]
+    table = {"a": values} if kind == "columns" else [{"a": v} for v in values]
+    out, _ = minimize(table, policy)
+    column = out["a"] if kind == "columns" else [row["a"] for row in out]
+    assert column == [1.0, None, 4.0]
