@@ -3,8 +3,8 @@
 Strings are always quoted: double-quoted with YAML escapes for anything not printable,
 or single-quoted when they are printable ASCII containing double quotes (PromQL label
 matchers stay readable), so no value can be mistaken for a number, a boolean or YAML
-syntax. This avoids a PyYAML
-dependency for writing three small, fixed-shape files.
+syntax; keys that YAML 1.1 reads as booleans or null (``n``, ``on``, ``null``...) are
+quoted too. This avoids a PyYAML dependency for writing three small, fixed-shape files.
 
 Examples
 --------
@@ -14,7 +14,7 @@ groups:
   - name: "g"
     rules:
       - for: "5m"
-        n: 2
+        "n": 2
 """
 
 from __future__ import annotations
