@@ -347,15 +347,15 @@ def minimize(
         rows_dropped={r: dropped[r] for r in DROP_REASONS if r in dropped},
         columns_kept=tuple(c for c, t in policy.keep.items() if t is None),
         columns_transformed={c: t.describe() for c, t in policy.keep.items() if t is not None},
-        columns_pseudonymized=policy.pseudonymize,
+        columns_pseudonymized=tuple(policy.pseudonymize),
         columns_dropped={
             c: reasons.get(c, "not declared in the policy")
             for c in parsed.names
             if c not in released
         },
         pii_findings=tuple(findings),
-        pii_allowed=policy.allow_pii,
-        quasi_identifiers=policy.quasi_identifiers,
+        pii_allowed=tuple(policy.allow_pii),
+        quasi_identifiers=tuple(policy.quasi_identifiers),
         k_required=policy.k,
         k_achieved=k_achieved,
         purpose=policy.purpose,

@@ -24,7 +24,7 @@ import json
 import math
 import re
 import types
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from edgeml.data.transforms import Transform, transform_from_dict
@@ -61,9 +61,10 @@ class Policy:
     keep : mapping of str to Transform or None
         Columns to release: ``None`` releases the column as-is (it is then scanned for
         PII), a transform generalizes it.
-    pseudonymize : list of str, optional
+    pseudonymize : sequence of str, optional
         Identifier columns released as keyed HMAC-SHA256 pseudonyms (needs ``key=``).
-    quasi_identifiers : list of str, optional
+        Stored as a tuple, like ``quasi_identifiers`` and ``allow_pii``.
+    quasi_identifiers : sequence of str, optional
         Released columns that together could single a person out (age band, postcode...).
     k : int, optional
         With ``quasi_identifiers``: suppress rows whose combination of (transformed)
@@ -79,7 +80,7 @@ class Policy:
         Column holding when each row was collected (datetimes or ISO 8601 strings).
     retention_days : float, optional
         With ``timestamp_column``: rows older than this many days before ``now`` are dropped.
-    allow_pii : list of str, optional
+    allow_pii : sequence of str, optional
         Released columns allowed to contain PII (a reviewed decision, recorded in the
         report).
     pseudonym_length : int, default 16
@@ -92,14 +93,14 @@ class Policy:
     """
 
     keep: Mapping[str, Transform | None] = dataclasses.field(default_factory=dict)
-    pseudonymize: tuple[str, ...] = ()
-    quasi_identifiers: tuple[str, ...] = ()
+    pseudonymize: Sequence[str] = ()
+    quasi_identifiers: Sequence[str] = ()
     k: int | None = None
     purpose: str | None = None
     consent_column: str | None = None
     timestamp_column: str | None = None
     retention_days: float | None = None
-    allow_pii: tuple[str, ...] = ()
+    allow_pii: Sequence[str] = ()
     pseudonym_length: int = 16
 
     def __post_init__(self) -> None:

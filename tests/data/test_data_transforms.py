@@ -217,6 +217,28 @@ def test_policy_keeps_its_own_copy_of_keep() -> None:
     assert policy.released_columns == ("a",)
 
 
+def test_policy_takes_any_sequence_of_names_and_stores_tuples() -> None:
+    # Documented with lists, annotated Sequence[str]: lists and tuples are both
+    # accepted, stored as tuples, and give equal policies.
+    policy = Policy(
+        keep={"age": None, "zip": None},
+        pseudonymize=["user_id"],
+        quasi_identifiers=("age", "zip"),
+        k=2,
+        allow_pii=["zip"],
+    )
+    assert policy.pseudonymize == ("user_id",)
+    assert policy.quasi_identifiers == ("age", "zip")
+    assert policy.allow_pii == ("zip",)
+    assert policy == Policy(
+        keep={"age": None, "zip": None},
+        pseudonymize=("user_id",),
+        quasi_identifiers=["age", "zip"],
+        k=2,
+        allow_pii=("zip",),
+    )
+
+
 @pytest.mark.parametrize(
     ("kwargs", "message"),
     [
