@@ -40,12 +40,13 @@ Examples
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
 import re
 import struct
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
@@ -151,11 +152,18 @@ def _buffer_bytes(root: Any, content: bytes, index: int) -> bytes:
     return b""
 
 
-def _corrupt(exc: Exception) -> ModelFormatError:
-    return ModelFormatError(
-        "The model's flatbuffer structure is corrupted and cannot be parsed "
-        f"({type(exc).__name__}: {exc}). Fix: re-export or re-download the model."
-    )
+@contextlib.contextmanager
+def _parsing() -> Iterator[None]:
+    """Turn any error the flatbuffer accessors raise into a :class:`ModelFormatError`."""
+    try:
+        yield
+    except ModelFormatError:
+        raise
+    except Exception as exc:
+        raise ModelFormatError(
+            "The model's flatbuffer structure is corrupted and cannot be parsed "
+            f"({type(exc).__name__}: {exc}). Fix: re-export or re-download the model."
+        ) from exc
 
 
 def _parse_document(data: bytes) -> dict[str, Any] | None:
@@ -195,12 +203,8 @@ def list_metadata(model: ModelSource) -> dict[str, int]:
     """
     content = _model_bytes(model, "list_metadata")
     root = _root(content)
-    try:
+    with _parsing():
         return {name: len(_buffer_bytes(root, content, index)) for name, index in _entries(root)}
-    except ModelFormatError:
-        raise
-    except Exception as exc:
-        raise _corrupt(exc) from exc
 
 
 def read_metadata(model: ModelSource) -> dict[str, dict[str, Any]]:
@@ -232,15 +236,11 @@ def read_metadata(model: ModelSource) -> dict[str, dict[str, Any]]:
     content = _model_bytes(model, "read_metadata")
     root = _root(content)
     documents: dict[str, dict[str, Any]] = {}
-    try:
+    with _parsing():
         for name, index in _entries(root):
             document = _parse_document(_buffer_bytes(root, content, index))
             if document is not None:
                 documents[name] = document
-    except ModelFormatError:
-        raise
-    except Exception as exc:
-        raise _corrupt(exc) from exc
     return documents
 
 
@@ -310,13 +310,9 @@ def with_metadata(model_bytes: bytes, name: str, document: Mapping[str, Any]) ->
     payload = _serialize(name, document)
     root = _root(content)
     utils = _flatbuffer_utils()
-    try:
+    with _parsing():
         existing = {key: _buffer_bytes(root, content, index) for key, index in _entries(root)}
         model = utils.read_model_from_bytearray(content)
-    except ModelFormatError:
-        raise
-    except Exception as exc:
-        raise _corrupt(exc) from exc
     if name in existing and _parse_document(existing[name]) is None:
         raise invalid_argument(
             "with_metadata",
@@ -384,7 +380,7 @@ def weights_sha256(model: ModelSource) -> str:
     content = _model_bytes(model, "weights_sha256")
     root = _root(content)
     digest = hashlib.sha256()
-    try:
+    with _parsing():
         metadata_buffers = {index for _, index in _entries(root)}
         seen: set[int] = set()
         for s in range(root.SubgraphsLength()):
@@ -398,10 +394,6 @@ def weights_sha256(model: ModelSource) -> str:
                 if data:
                     digest.update(struct.pack("<Q", len(data)))
                     digest.update(data)
-    except ModelFormatError:
-        raise
-    except Exception as exc:
-        raise _corrupt(exc) from exc
     return digest.hexdigest()
 
 
