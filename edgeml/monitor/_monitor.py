@@ -221,6 +221,10 @@ class ModelMonitor:
         the window for at most ``ceil(window / recompute_every)`` automatic
         recomputations (:attr:`dp_epsilon_bound`); each :meth:`refresh` adds one more.
         Counts, latency and accuracy are not noised (they reveal no input values).
+        Noisy counts are clipped at 0, so with a small ``dp_epsilon`` and window a
+        released histogram can come out empty; that recomputation is then skipped with
+        a warning on the ``edgeml.monitor`` logger (the gauges keep their previous
+        values) and requests are served as usual.
     seed : int or numpy.random.Generator, optional
         Makes the DP noise reproducible (tests only); by default it is seeded from the
         operating system.

@@ -369,6 +369,37 @@ def test_dp_noise_has_the_laplace_scale_of_the_split_budget(
     assert np.abs(noise).mean() == pytest.approx(5.0, rel=0.05)
 
 
+def test_dp_noise_that_empties_a_histogram_skips_the_recompute_not_the_request(
+    classifier: Any, registry: Any, reference: np.ndarray, caplog: pytest.LogCaptureFixture
+) -> None:
+    # With a tiny epsilon each noisy count is clipped to 0 about half the time, so some
+    # released histogram is often all zeros; the drift statistics refuse an empty sketch
+    # (DataError). The monitor must log and keep serving with the previous gauges.
+    monitor = ModelMonitor(
+        classifier,
+        registry=registry,
+        name="clf",
+        reference=reference,
+        window=20,
+        recompute_every=20,
+        bins=2,
+        dp_epsilon=1e-6,
+        seed=3,
+    )
+    rng = np.random.default_rng(4)
+    with caplog.at_level("WARNING", logger="edgeml.monitor"):
+        for _ in range(30):
+            out = monitor.predict(rng.normal(size=(20, 4)).astype(np.float32))
+            assert out.shape == (20, 3)
+    skipped = [r for r in caplog.records if "skipped" in r.getMessage()]
+    assert skipped, "seeded noise should empty at least one histogram in 30 releases"
+    assert "no values" in skipped[0].getMessage()
+    assert len(skipped) < 30  # the other recomputations still set the gauges
+    assert _value(registry, "edgeml_input_drift", feature="x0", statistic="psi") is not None
+    assert _value(registry, "edgeml_requests_total") == 30
+    assert _value(registry, "edgeml_errors_total", kind="invalid_input") == 0
+
+
 def test_dp_needs_a_reference(classifier: Any, registry: Any) -> None:
     with pytest.raises(ConfigError, match="dp_epsilon"):
         ModelMonitor(classifier, registry=registry, dp_epsilon=1.0)
