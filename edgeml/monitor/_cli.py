@@ -17,6 +17,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from edgeml._cli_support import add_model_command
 from edgeml.errors import ConfigError, DataError
 
 if TYPE_CHECKING:
@@ -123,7 +124,8 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     argparse.ArgumentParser
         The ``serve`` parser.
     """
-    parser: argparse.ArgumentParser = subparsers.add_parser(
+    parser = add_model_command(
+        subparsers,
         "serve",
         help="serve a .tflite model with /predict and Prometheus /metrics",
         description=(
@@ -131,8 +133,8 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
             "(delayed ground truth), GET /metrics (Prometheus), /healthz and /card. "
             'Needs pip install "edgeml[serve]".'
         ),
+        run=_run,
     )
-    parser.add_argument("model", help="path of the .tflite model")
     parser.add_argument(
         "--reference", help="reference inputs (.npy, or .npz with one array) for drift gauges"
     )
@@ -160,5 +162,4 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
         choices=["critical", "error", "warning", "info", "debug"],
         help="uvicorn log level",
     )
-    parser.set_defaults(func=_run)
     return parser

@@ -16,6 +16,8 @@ import argparse
 import json
 from typing import Any
 
+from edgeml._cli_support import add_model_command
+
 __all__ = ["add_parser"]
 
 
@@ -65,15 +67,16 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     argparse.ArgumentParser
         The ``bench`` parser.
     """
-    parser: argparse.ArgumentParser = subparsers.add_parser(
+    parser = add_model_command(
+        subparsers,
         "bench",
         help="measure latency percentiles, throughput and peak memory of a .tflite model",
         description=(
             "Run a .tflite model on random inputs through edgeml's runtime and report "
             "latency p50/p90/p99/mean, throughput and the process's peak RSS."
         ),
+        run=_run,
     )
-    parser.add_argument("model", help="path of the .tflite model")
     parser.add_argument("--batch-size", type=_positive, default=1, help="samples per call")
     parser.add_argument("--runs", type=_positive, default=200, help="timed calls")
     parser.add_argument("--warmup", type=_non_negative, default=20, help="untimed calls first")
@@ -82,5 +85,4 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     )
     parser.add_argument("--seed", type=int, default=0, help="seed of the random inputs")
     parser.add_argument("--json", action="store_true", help="print JSON instead of text")
-    parser.set_defaults(func=_run)
     return parser

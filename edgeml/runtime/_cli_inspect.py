@@ -15,6 +15,8 @@ import argparse
 import json
 from typing import Any
 
+from edgeml._cli_support import add_model_command
+
 __all__ = ["add_parser"]
 
 
@@ -55,7 +57,8 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     argparse.ArgumentParser
         The ``inspect`` parser.
     """
-    parser: argparse.ArgumentParser = subparsers.add_parser(
+    parser = add_model_command(
+        subparsers,
         "inspect",
         help="describe a .tflite model: inputs, outputs, ops, size, metadata, integrity",
         description=(
@@ -63,11 +66,10 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
             "with quantization, op counts, tensor types, size, embedded metadata, and whether "
             "the weights match the hash stored at conversion. Exits 1 when they do not."
         ),
+        run=_run,
     )
-    parser.add_argument("model", help="path of the .tflite model")
     parser.add_argument("--json", action="store_true", help="print JSON instead of text")
     parser.add_argument(
         "--card", action="store_true", help="also print the embedded model card as Markdown"
     )
-    parser.set_defaults(func=_run)
     return parser
