@@ -39,7 +39,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-import attr
 import dp_accounting
 
 from edgeml._display import html_table, markdown_table, to_jsonable
@@ -516,8 +515,9 @@ class Guarantee:
 
 def _event_to_dict(event: dp_accounting.DpEvent) -> dict[str, Any]:
     data: dict[str, Any] = {"type": type(event).__name__}
-    for name, value in attr.asdict(event, recurse=False).items():
-        data[name] = _value_to_json(value)
+    # dp-accounting events are attrs classes: their fields are listed in __attrs_attrs__.
+    for field in type(event).__attrs_attrs__:
+        data[field.name] = _value_to_json(getattr(event, field.name))
     return data
 
 
