@@ -6,8 +6,9 @@ import os
 from pathlib import Path
 
 from edgeml.errors import IntegrityError, invalid_argument
+from edgeml.security._args import BytesLike
 from edgeml.security._keys import KeyMaterial, PublicKeyLike
-from edgeml.security._seal import BytesLike, is_sealed, sealed_key_id, unseal
+from edgeml.security._seal import is_sealed, sealed_key_id, unseal
 from edgeml.security._sign import SIGNATURE_SUFFIX, verify
 
 __all__ = ["open_model_bytes"]

@@ -33,6 +33,7 @@ from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from edgeml.errors import IntegrityError, invalid_argument
+from edgeml.security._args import BytesLike, require_bytes
 from edgeml.security._keys import KeyMaterial, _fingerprint, secret_key_bytes
 
 __all__ = ["SEALED_MAGIC", "is_sealed", "seal", "sealed_key_id", "unseal"]
@@ -49,8 +50,6 @@ _NONCE_SIZE = 12
 _TAG_SIZE = 16
 _MIN_SIZE = _HEADER_SIZE + _TAG_SIZE
 
-BytesLike = bytes | bytearray | memoryview
-
 
 def _associated(associated_data: object, owner: str) -> bytes:
     if associated_data is None:
@@ -65,18 +64,6 @@ def _associated(associated_data: object, owner: str) -> bytes:
         type(associated_data).__name__,
         "bytes, a str (encoded as UTF-8) or None",
         fix="pass card.hash to bind a model card",
-    )
-
-
-def _payload(data: object, owner: str, name: str) -> bytes:
-    if isinstance(data, (bytes, bytearray, memoryview)):
-        return bytes(data)
-    raise invalid_argument(
-        owner,
-        name,
-        type(data).__name__,
-        "bytes",
-        fix="read the file first, e.g. pathlib.Path(path).read_bytes()",
     )
 
 
@@ -132,7 +119,7 @@ def sealed_key_id(sealed: BytesLike) -> str:
     >>> sealed_key_id(seal(b"model", key)) == key_id(key)
     True
     """
-    content = _payload(sealed, "sealed_key_id", "sealed")
+    content = require_bytes(sealed, "sealed_key_id", "sealed")
     _check_header(content)
     return content[12:20].hex()
 
@@ -184,7 +171,7 @@ def seal(
     b'model bytes'
     """
     material = secret_key_bytes(key, "seal")
-    plaintext = _payload(model_bytes, "seal", "model_bytes")
+    plaintext = require_bytes(model_bytes, "seal", "model_bytes")
     extra = _associated(associated_data, "seal")
     nonce = secrets.token_bytes(_NONCE_SIZE)
     flags = _FLAG_ASSOCIATED_DATA if extra else 0
@@ -271,7 +258,7 @@ def unseal(
     edgeml.errors.IntegrityError: The sealed artifact failed authentication...
     """
     material = secret_key_bytes(key, "unseal")
-    content = _payload(sealed, "unseal", "sealed")
+    content = require_bytes(sealed, "unseal", "sealed")
     extra = _associated(associated_data, "unseal")
     _check_header(content)
     stored_id, given_id = content[12:20].hex(), _fingerprint(material)

@@ -26,7 +26,8 @@ from pathlib import Path
 from cryptography.exceptions import InvalidSignature
 
 from edgeml._io import atomic_write
-from edgeml.errors import IntegrityError, invalid_argument
+from edgeml.errors import IntegrityError
+from edgeml.security._args import BytesLike, require_bytes
 from edgeml.security._keys import (
     PrivateKeyLike,
     PublicKeyLike,
@@ -49,20 +50,6 @@ SIGNATURE_SUFFIX = ".sig"
 _VERSION = 1
 _ED25519 = 1
 _HEADER_SIZE = 20
-
-BytesLike = bytes | bytearray | memoryview
-
-
-def _data(value: object, owner: str, name: str) -> bytes:
-    if isinstance(value, (bytes, bytearray, memoryview)):
-        return bytes(value)
-    raise invalid_argument(
-        owner,
-        name,
-        type(value).__name__,
-        "bytes",
-        fix="read the file first, e.g. pathlib.Path(path).read_bytes()",
-    )
 
 
 def sign(model_bytes: BytesLike, private_key: PrivateKeyLike) -> bytes:
@@ -95,7 +82,7 @@ def sign(model_bytes: BytesLike, private_key: PrivateKeyLike) -> bytes:
     84
     >>> verify(b"model bytes", signature, private_key.public_key())
     """
-    data = _data(model_bytes, "sign", "model_bytes")
+    data = require_bytes(model_bytes, "sign", "model_bytes")
     key = private_key_object(private_key, "sign")
     fingerprint = _fingerprint(public_key_bytes(key.public_key()))
     header = SIGNATURE_MAGIC + bytes([_VERSION, _ED25519, 0, 0]) + bytes.fromhex(fingerprint)
@@ -137,8 +124,8 @@ def verify(model_bytes: BytesLike, signature: BytesLike, public_key: PublicKeyLi
     ...
     edgeml.errors.IntegrityError: The signature does not match the data...
     """
-    data = _data(model_bytes, "verify", "model_bytes")
-    raw_signature = _data(signature, "verify", "signature")
+    data = require_bytes(model_bytes, "verify", "model_bytes")
+    raw_signature = require_bytes(signature, "verify", "signature")
     key = public_key_object(public_key, "verify")
     if len(raw_signature) != SIGNATURE_SIZE or raw_signature[:8] != SIGNATURE_MAGIC:
         raise IntegrityError(
