@@ -265,6 +265,33 @@ def test_hddm_a_warnings_match_river() -> None:
         assert warnings[:3] == first
 
 
+@pytest.mark.parametrize(
+    ("detector", "stream"),
+    [
+        (DDM(), errors_stream()),
+        (HDDM_A(), errors_stream()),
+        (HDDM_A(two_sided_test=True), falling_errors()),
+    ],
+    ids=repr,
+)
+def test_block_path_warnings_and_alarms_match_one_by_one(
+    detector: DDM | HDDM_A, stream: np.ndarray
+) -> None:
+    # The one-by-one warnings are pinned to river above. The block path (with small
+    # blocks, so pieces straddle block boundaries) must end each piece in the same state.
+    single = type(detector)(**detector.get_params())
+    warned = {i for i, x in enumerate(stream.tolist()) if single.update(x).warning_detected}
+    assert warned  # the streams do enter the warning zone
+    blocks = type(detector)(**detector.get_params())
+    blocks._BLOCK = 64
+    alarms: list[int] = []
+    for start in range(0, stream.size, 97):
+        piece = stream[start : start + 97]
+        alarms += (blocks.update_many(piece) + start).tolist()
+        assert blocks.warning_detected == (start + piece.size - 1 in warned)
+    assert alarms == one_by_one(detector.clone(), stream)
+
+
 def test_adwin_constant_stream_never_alarms_and_window_grows() -> None:
     detector = ADWIN()
     assert detector.update_many(np.ones(5000)).tolist() == []
