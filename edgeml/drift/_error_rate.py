@@ -23,9 +23,55 @@ __all__ = ["DDM", "HDDM_A"]
 
 FloatArray = NDArray[np.float64]
 IntArray = NDArray[np.int64]
+BoolArray = NDArray[np.bool_]
 
 
-class DDM(DriftDetector):
+class _ErrorRateDetector(DriftDetector):
+    """Shared part of DDM and HDDM_A: the warning zone and the block-wise scan.
+
+    Subclasses keep ``_count``/``_errors`` (values and errors since the last reset) and
+    implement ``_scan``, which gets the running counts and error sums of one block and
+    returns, per value, whether it raises a drift and whether it is in the warning zone.
+    ``_scan`` may move its own trackers to the end of the block: a drift in the block
+    resets them anyway.
+    """
+
+    _binary = True
+    _BLOCK = 8192
+
+    _count: int
+    _errors: float
+
+    @property
+    def warning_detected(self) -> bool:
+        """Whether the last value put the detector in its warning zone (not at a drift)."""
+        return self._warning_detected
+
+    def _scan(self, counts: IntArray, errors: FloatArray) -> tuple[BoolArray, BoolArray]:
+        raise NotImplementedError
+
+    def _update_block(self, values: FloatArray) -> IntArray:
+        detections: list[int] = []
+        start = 0
+        while start < values.size:
+            block = values[start : start + self._BLOCK]
+            counts = self._count + np.arange(1, block.size + 1)
+            errors = self._errors + np.cumsum(block)
+            drift, warning = self._scan(counts, errors)
+            hit = np.flatnonzero(drift)
+            if hit.size:
+                detections.append(start + int(hit[0]))
+                self._reset_state()
+                self._warning_detected = False
+                start += int(hit[0]) + 1
+                continue
+            self._count, self._errors = int(counts[-1]), float(errors[-1])
+            self._warning_detected = bool(warning[-1])
+            start += block.size
+        return np.array(detections, dtype=np.int64)
+
+
+class DDM(_ErrorRateDetector):
     """Drift Detection Method on an error stream (1 = error, 0 = correct).
 
     Parameters
@@ -47,8 +93,6 @@ class DDM(DriftDetector):
     """
 
     _param_names = ("warm_start", "warning_threshold", "drift_threshold")
-    _binary = True
-    _BLOCK = 8192
 
     def __init__(
         self, warm_start: int = 30, warning_threshold: float = 2.0, drift_threshold: float = 3.0
@@ -61,11 +105,6 @@ class DDM(DriftDetector):
         self.warning_threshold = float(warning_threshold)
         self.drift_threshold = float(drift_threshold)
         self._reset_state()
-
-    @property
-    def warning_detected(self) -> bool:
-        """Whether the last value put the detector in its warning zone (not at a drift)."""
-        return self._warning_detected
 
     def _reset_state(self) -> None:
         self._count = 0
@@ -89,47 +128,29 @@ class DDM(DriftDetector):
         self._warning_detected = p + s > self._p_min + self.warning_threshold * self._s_min
         return False
 
-    def _update_block(self, values: FloatArray) -> IntArray:
-        detections: list[int] = []
-        start = 0
-        while start < values.size:
-            block = values[start : start + self._BLOCK]
-            counts = self._count + np.arange(1, block.size + 1)
-            errors = self._errors + np.cumsum(block)
-            p = errors / counts
-            s = np.sqrt(p * (1.0 - p) / counts)
-            ps = p + s
-            armed = counts > self.warm_start
-            tracked = np.where(armed, ps, np.inf)
-            # Running minimum *before* each step, then whether the step sets a new minimum
-            # (ties move it, as in river: ``p + s <= ps_min``).
-            before = np.minimum.accumulate(np.concatenate([[self._ps_min], tracked[:-1]]))
-            renew = armed & (ps <= before)
-            last = np.maximum.accumulate(np.where(renew, np.arange(block.size), -1))
-            known = last >= 0
-            p_min = np.where(known, p[np.maximum(last, 0)], self._p_min)
-            s_min = np.where(known, s[np.maximum(last, 0)], self._s_min)
-            with np.errstate(invalid="ignore"):
-                drift = armed & (ps > p_min + self.drift_threshold * s_min)
-            hit = np.flatnonzero(drift)
-            if hit.size:
-                detections.append(start + int(hit[0]))
-                self._reset_state()
-                start += int(hit[0]) + 1
-                self._warning_detected = False
-                continue
-            self._count, self._errors = int(counts[-1]), float(errors[-1])
-            self._p_min, self._s_min = float(p_min[-1]), float(s_min[-1])
-            self._ps_min = min(self._ps_min, float(tracked.min()))
-            with np.errstate(invalid="ignore"):
-                self._warning_detected = bool(
-                    armed[-1] and ps[-1] > p_min[-1] + self.warning_threshold * s_min[-1]
-                )
-            start += block.size
-        return np.array(detections, dtype=np.int64)
+    def _scan(self, counts: IntArray, errors: FloatArray) -> tuple[BoolArray, BoolArray]:
+        p = errors / counts
+        s = np.sqrt(p * (1.0 - p) / counts)
+        ps = p + s
+        armed = counts > self.warm_start
+        tracked = np.where(armed, ps, np.inf)
+        # Running minimum *before* each step, then whether the step sets a new minimum
+        # (ties move it, as in river: ``p + s <= ps_min``).
+        before = np.minimum.accumulate(np.concatenate([[self._ps_min], tracked[:-1]]))
+        renew = armed & (ps <= before)
+        last = np.maximum.accumulate(np.where(renew, np.arange(counts.size), -1))
+        known = last >= 0
+        p_min = np.where(known, p[np.maximum(last, 0)], self._p_min)
+        s_min = np.where(known, s[np.maximum(last, 0)], self._s_min)
+        with np.errstate(invalid="ignore"):
+            drift = armed & (ps > p_min + self.drift_threshold * s_min)
+            warning = armed & (ps > p_min + self.warning_threshold * s_min)
+        self._p_min, self._s_min = float(p_min[-1]), float(s_min[-1])
+        self._ps_min = min(self._ps_min, float(tracked.min()))
+        return drift, warning
 
 
-class HDDM_A(DriftDetector):  # noqa: N801 - the method's published name
+class HDDM_A(_ErrorRateDetector):  # noqa: N801 - the method's published name
     """Hoeffding's-bound drift detection on averages, for a stream of values in [0, 1].
 
     Parameters
@@ -151,8 +172,6 @@ class HDDM_A(DriftDetector):  # noqa: N801 - the method's published name
     """
 
     _param_names = ("drift_confidence", "warning_confidence", "two_sided_test")
-    _binary = True
-    _BLOCK = 8192
 
     def __init__(
         self,
@@ -175,11 +194,6 @@ class HDDM_A(DriftDetector):  # noqa: N801 - the method's published name
         self._log_drift = math.log(2.0 / self.drift_confidence)
         self._log_warning = math.log(2.0 / self.warning_confidence)
         self._reset_state()
-
-    @property
-    def warning_detected(self) -> bool:
-        """Whether the last value put the detector in its warning zone."""
-        return self._warning_detected
 
     def _reset_state(self) -> None:
         self._count = 0
@@ -227,43 +241,25 @@ class HDDM_A(DriftDetector):  # noqa: N801 - the method's published name
         last: IntArray = np.maximum.accumulate(np.where(renew, np.arange(values.size), -1))
         return last
 
-    def _update_block(self, values: FloatArray) -> IntArray:
-        detections: list[int] = []
-        start = 0
-        while start < values.size:
-            block = values[start : start + self._BLOCK]
-            counts = self._count + np.arange(1, block.size + 1)
-            errors = self._errors + np.cumsum(block)
-            mean = errors / counts
-            eps = np.sqrt(1.0 / (2 * counts) * self._log_bound)
-            found = []
-            sides = ((self._low, mean + eps, True), (self._high, mean - eps, False))
-            for state, key, lowest in sides:
-                last = self._cut_points(key, state[2], lowest)
-                known = last >= 0
-                at = np.maximum(last, 0)
-                cut_n = np.where(known, counts[at], state[0])
-                cut_mean = np.where(known, mean[at], state[1])
-                cut_key = np.where(known, key[at], state[2])
-                found.append((cut_n, cut_mean, cut_key))
-            up_drift, up_warning = self._tests(counts, mean, found[0][0], found[0][1], True)
-            drift, warning = up_drift, up_warning & ~up_drift
-            if self.two_sided_test:
-                down_drift, down_warning = self._tests(
-                    counts, mean, found[1][0], found[1][1], False
-                )
-                drift = drift | down_drift
-                warning = warning | (down_warning & ~down_drift)
-            hit = np.flatnonzero(drift)
-            if hit.size:
-                detections.append(start + int(hit[0]))
-                self._reset_state()
-                self._warning_detected = False
-                start += int(hit[0]) + 1
-                continue
-            self._count, self._errors = int(counts[-1]), float(errors[-1])
-            self._low = (int(found[0][0][-1]), float(found[0][1][-1]), float(found[0][2][-1]))
-            self._high = (int(found[1][0][-1]), float(found[1][1][-1]), float(found[1][2][-1]))
-            self._warning_detected = bool(warning[-1])
-            start += block.size
-        return np.array(detections, dtype=np.int64)
+    def _scan(self, counts: IntArray, errors: FloatArray) -> tuple[BoolArray, BoolArray]:
+        mean = errors / counts
+        eps = np.sqrt(1.0 / (2 * counts) * self._log_bound)
+        found = []
+        sides = ((self._low, mean + eps, True), (self._high, mean - eps, False))
+        for state, key, lowest in sides:
+            last = self._cut_points(key, state[2], lowest)
+            known = last >= 0
+            at = np.maximum(last, 0)
+            cut_n = np.where(known, counts[at], state[0])
+            cut_mean = np.where(known, mean[at], state[1])
+            cut_key = np.where(known, key[at], state[2])
+            found.append((cut_n, cut_mean, cut_key))
+        up_drift, up_warning = self._tests(counts, mean, found[0][0], found[0][1], True)
+        drift, warning = up_drift, up_warning & ~up_drift
+        if self.two_sided_test:
+            down_drift, down_warning = self._tests(counts, mean, found[1][0], found[1][1], False)
+            drift = drift | down_drift
+            warning = warning | (down_warning & ~down_drift)
+        self._low = (int(found[0][0][-1]), float(found[0][1][-1]), float(found[0][2][-1]))
+        self._high = (int(found[1][0][-1]), float(found[1][1][-1]), float(found[1][2][-1]))
+        return drift, warning
