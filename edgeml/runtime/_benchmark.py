@@ -154,10 +154,13 @@ def run_benchmark(
     seed: int,
 ) -> BenchmarkResult:
     """Time ``model.predict``; see :meth:`EdgeModel.benchmark`."""
+    from edgeml.runtime._model import _check_num_threads
+
     checks = (("batch_size", batch_size, 1), ("runs", runs, 1), ("warmup", warmup, 0))
     for name, value, low in checks:
         if isinstance(value, bool) or not isinstance(value, int) or value < low:
             raise invalid_argument("benchmark", name, value, f"an integer >= {low}")
+    _check_num_threads("benchmark", num_threads)
     target = model if num_threads is None else model.clone(num_threads=num_threads)
     inputs = random_inputs(target.inputs, batch_size, np.random.default_rng(seed))
     x: Any = inputs if len(inputs) != 1 else next(iter(inputs.values()))

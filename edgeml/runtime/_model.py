@@ -553,6 +553,13 @@ def _activation_bytes(root: Any, subgraph_index: int, type_bytes: dict[int, int]
     return total
 
 
+def _check_num_threads(owner: str, num_threads: object) -> None:
+    if num_threads is not None and (
+        isinstance(num_threads, bool) or not isinstance(num_threads, int) or num_threads < 1
+    ):
+        raise invalid_argument(owner, "num_threads", num_threads, "None or an integer >= 1")
+
+
 def _read_source(model: object) -> tuple[bytes, str | None]:
     if isinstance(model, (bytes, bytearray, memoryview)):
         return bytes(model), None
@@ -644,10 +651,7 @@ def load(
     array([[ 2.,  8., 14.],
            [ 1.,  3.,  5.]], dtype=float32)
     """
-    if num_threads is not None and (
-        isinstance(num_threads, bool) or not isinstance(num_threads, int) or num_threads < 1
-    ):
-        raise invalid_argument("load", "num_threads", num_threads, "None or an integer >= 1")
+    _check_num_threads("load", num_threads)
     if backend not in ("auto", "litert", "tflite"):
         raise invalid_argument("load", "backend", backend, "'auto', 'litert' or 'tflite'")
     if nonfinite not in ("raise", "allow"):
@@ -928,6 +932,7 @@ class EdgeModel:
         >>> model.clone().predict([[1.0, 1.0]]).tolist()
         [[1.0, 5.0, 9.0]]
         """
+        _check_num_threads("clone", num_threads)
         threads = self.num_threads if num_threads is None else num_threads
         return EdgeModel._from_bytes(
             self._content,

@@ -254,6 +254,12 @@ def test_bad_arguments(models: dict[str, bytes]) -> None:
     with pytest.raises(ConfigError, match="'nonfinite'"):
         load(models["mlp_float"], nonfinite="ignore")  # type: ignore[arg-type]
     model = load(models["mlp_float"])
+    # clone and benchmark take num_threads too; the interpreter's own complaint would
+    # surface as a misleading ModelFormatError ("check that the file is complete").
+    with pytest.raises(ConfigError, match="'num_threads' argument of clone"):
+        model.clone(num_threads=0)
+    with pytest.raises(ConfigError, match="'num_threads' argument of benchmark"):
+        model.benchmark(num_threads=2.5)  # type: ignore[arg-type]
     with pytest.raises(ConfigError, match="'output'"):
         model.predict(_samples(1), output="list")  # type: ignore[arg-type]
     with pytest.raises(ConfigError, match="'batch_size'"):
