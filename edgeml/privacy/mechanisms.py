@@ -211,14 +211,14 @@ def _check_budget(owner: str, epsilon: Any, delta: Any, mechanism: Any) -> None:
         )
 
 
-def _generator(seed: int | np.random.Generator | None) -> np.random.Generator:
+def _generator(owner: str, seed: int | np.random.Generator | None) -> np.random.Generator:
     if seed is None:
         return np.random.Generator(np.random.PCG64(secrets.randbits(128)))
     if isinstance(seed, np.random.Generator):
         return seed
     if isinstance(seed, (int, np.integer)) and not isinstance(seed, bool):
         return np.random.default_rng(int(seed))
-    raise invalid_argument("dp mechanism", "seed", seed, "None, an int or a numpy Generator")
+    raise invalid_argument(owner, "seed", seed, "None, an int or a numpy Generator")
 
 
 def _scale(mechanism: str, sensitivity: float, epsilon: float, delta: float) -> float:
@@ -259,6 +259,12 @@ def _bounds(owner: str, lower: Any, upper: Any) -> tuple[float, float]:
     if not lower < upper:
         raise invalid_argument(owner, "upper", upper, f"greater than lower={lower}")
     return float(lower), float(upper)
+
+
+def _clip(array: np.ndarray, low: float, high: float) -> tuple[np.ndarray, int]:
+    """Each record clipped to ``[low, high]``, and how many records that changed."""
+    clipped = np.clip(array, low, high)
+    return clipped, int(np.sum(clipped != array))
 
 
 def _finish(result: DPResult, ledger: _Ledger | None, name: str) -> DPResult:
@@ -317,7 +323,7 @@ def dp_count(
     else:
         count = len(values)  # type: ignore[arg-type]
     scale = _scale(mechanism, 1.0, epsilon, delta)
-    noisy = count + float(_noise(_generator(seed), mechanism, scale, None))
+    noisy = count + float(_noise(_generator("dp_count", seed), mechanism, scale, None))
     result = DPResult(noisy, float(epsilon), float(delta), mechanism, (("count", 1.0, scale),))
     return _finish(result, ledger, name)
 
@@ -362,12 +368,11 @@ def dp_sum(
     """
     _check_budget("dp_sum", epsilon, delta, mechanism)
     low, high = _bounds("dp_sum", lower, upper)
-    array = _values("dp_sum", values)
-    clipped = np.clip(array, low, high)
+    clipped, n_clipped = _clip(_values("dp_sum", values), low, high)
     sensitivity = max(abs(low), abs(high))
     scale = _scale(mechanism, sensitivity, epsilon, delta)
-    noisy = float(clipped.sum()) + float(_noise(_generator(seed), mechanism, scale, None))
-    n_clipped = int(np.sum(clipped != array))
+    rng = _generator("dp_sum", seed)
+    noisy = float(clipped.sum()) + float(_noise(rng, mechanism, scale, None))
     result = DPResult(
         noisy,
         float(epsilon),
@@ -421,16 +426,15 @@ def dp_mean(
     """  # noqa: E501
     _check_budget("dp_mean", epsilon, delta, mechanism)
     low, high = _bounds("dp_mean", lower, upper)
-    array = _values("dp_mean", values)
-    clipped = np.clip(array, low, high)
+    clipped, n_clipped = _clip(_values("dp_mean", values), low, high)
     middle = (low + high) / 2
     half_eps, half_delta = epsilon / 2, delta / 2
     sum_sensitivity = (high - low) / 2
     sum_scale = _scale(mechanism, sum_sensitivity, half_eps, half_delta)
     count_scale = _scale(mechanism, 1.0, half_eps, half_delta)
-    rng = _generator(seed)
+    rng = _generator("dp_mean", seed)
     noisy_sum = float((clipped - middle).sum()) + float(_noise(rng, mechanism, sum_scale, None))
-    noisy_count = len(array) + float(_noise(rng, mechanism, count_scale, None))
+    noisy_count = clipped.size + float(_noise(rng, mechanism, count_scale, None))
     mean = middle if noisy_count <= 1.0 else middle + noisy_sum / noisy_count
     result = DPResult(
         float(np.clip(mean, low, high)),
@@ -439,7 +443,7 @@ def dp_mean(
         mechanism,
         (("centred sum", sum_sensitivity, sum_scale), ("count", 1.0, count_scale)),
         (low, high),
-        int(np.sum(clipped != array)),
+        n_clipped,
     )
     return _finish(result, ledger, name)
 
@@ -494,9 +498,7 @@ def dp_histogram(
         edges = np.asarray(bins, dtype=np.float64)
         if edges.ndim != 1 or edges.size < 2 or not np.all(np.diff(edges) > 0):
             raise invalid_argument("dp_histogram", "bins", bins, "at least two increasing edges")
-        array = _values("dp_histogram", values)
-        clipped = np.clip(array, edges[0], edges[-1])
-        n_clipped = int(np.sum(clipped != array))
+        clipped, n_clipped = _clip(_values("dp_histogram", values), edges[0], edges[-1])
         counts = np.histogram(clipped, bins=edges)[0].astype(np.float64)
     else:
         assert categories is not None
@@ -511,7 +513,7 @@ def dp_histogram(
             else:
                 counts[position] += 1
     scale = _scale(mechanism, 1.0, epsilon, delta)
-    noisy = counts + _noise(_generator(seed), mechanism, scale, counts.size)
+    noisy = counts + _noise(_generator("dp_histogram", seed), mechanism, scale, counts.size)
     result = DPResult(
         noisy,
         float(epsilon),
@@ -584,8 +586,10 @@ def dp_quantile(
     ):
         raise invalid_argument("dp_quantile", "q", q, "a number or numbers in [0, 1]")
     edges = np.linspace(low, high, bins + 1)
+    # Validated here so that errors name dp_quantile, not the dp_histogram it calls.
+    array, rng = _values("dp_quantile", values), _generator("dp_quantile", seed)
     histogram = dp_histogram(
-        values, bins=edges, epsilon=epsilon, delta=delta, mechanism=mechanism, seed=seed
+        array, bins=edges, epsilon=epsilon, delta=delta, mechanism=mechanism, seed=rng
     )
     counts = np.maximum(np.asarray(histogram.value), 0.0)
     cumulative = np.concatenate(([0.0], np.cumsum(counts)))

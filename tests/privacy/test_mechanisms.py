@@ -198,6 +198,17 @@ def test_every_mechanism_records_exactly_once_with_the_agreed_keywords() -> None
         (lambda: dp_sum([np.nan], lower=0, upper=1, epsilon=1.0), DataError, "NaN"),
         (lambda: dp_histogram([1], epsilon=1.0), ConfigError, "one of them"),
         (lambda: dp_quantile([1.0], 2.0, lower=0, upper=1, epsilon=1.0), ConfigError, "q"),
+        (lambda: dp_count(5, epsilon=1.0, seed=1.5), ConfigError, "'seed' argument of dp_count"),
+        (
+            lambda: dp_quantile([1.0], 0.5, lower=0, upper=1, epsilon=1.0, seed="x"),
+            ConfigError,
+            "'seed' argument of dp_quantile",
+        ),
+        (
+            lambda: dp_quantile([np.inf], 0.5, lower=0, upper=1, epsilon=1.0),
+            DataError,
+            "dp_quantile",
+        ),
     ],
 )
 def test_bad_arguments_are_rejected(call: object, error: type, message: str) -> None:
