@@ -782,10 +782,12 @@ class EdgeModel:
 
     @property
     def card(self) -> dict[str, Any] | None:
-        """The embedded model card document, or ``None`` when the model has none."""
+        """The embedded model card document (a copy), or ``None`` when the model has none."""
+        import copy
+
         from edgeml.conversion.metadata import CARD_ENTRY
 
-        return self.metadata.get(CARD_ENTRY)
+        return copy.deepcopy(self._metadata.get(CARD_ENTRY))
 
     @property
     def integrity(self) -> Integrity:

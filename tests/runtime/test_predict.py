@@ -297,6 +297,8 @@ def test_integrity_and_metadata(models: dict[str, bytes]) -> None:
     model = load(sealed)
     assert model.integrity.status == "verified"
     assert model.card == {"owner": "edge team"}
+    model.card["owner"] = "changed"  # type: ignore[index]  # a copy too
+    assert model.card == {"owner": "edge team"}
     assert model.metadata["edgeml"]["edgeml_version"] == "test"
     model.metadata["edgeml"]["edgeml_version"] = "changed"  # a copy
     assert model.metadata["edgeml"]["edgeml_version"] == "test"
