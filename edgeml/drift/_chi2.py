@@ -13,7 +13,7 @@ from edgeml.drift._result import DriftResult
 from edgeml.drift._sketch import Histogram
 from edgeml.errors import DataError, invalid_argument
 
-__all__ = ["category_counts", "chi2", "chi2_from_counts"]
+__all__ = ["category_counts", "chi2", "chi2_from_counts", "chi2_result"]
 
 IntArray = NDArray[np.int64]
 
@@ -39,9 +39,7 @@ def chi2_from_counts(reference: IntArray, current: IntArray) -> tuple[float, flo
 
 def _categorical_kind(values: np.ndarray, role: str, name: str) -> str:
     kind = values.dtype.kind
-    if kind in "biu":
-        return "number"
-    if kind == "f":
+    if kind in "biuf":
         return "number"
     if kind in "US":
         return "string"
@@ -111,6 +109,31 @@ def category_counts(
     return categories.tolist(), ref_counts, cur_counts
 
 
+def chi2_result(
+    categories: list[Any],
+    reference: IntArray,
+    current: IntArray,
+    alpha: float,
+    feature: str | None,
+) -> DriftResult:
+    """One column's test as a :class:`DriftResult` (shared by :func:`chi2` and reports)."""
+    statistic, pvalue, dof = chi2_from_counts(reference, current)
+    return DriftResult(
+        statistic,
+        pvalue,
+        threshold=alpha,
+        drifted=pvalue < alpha,
+        method="chi2",
+        details={
+            "categories": categories,
+            "reference_counts": reference.tolist(),
+            "current_counts": current.tolist(),
+            "dof": dof,
+        },
+        feature=feature,
+    )
+
+
 def chi2(
     reference: Any,
     current: Any,
@@ -174,23 +197,8 @@ def chi2(
             category_counts(np.asarray(a), np.asarray(b), name, nan_policy)
             for a, b, name in zip(ref.arrays, cur.arrays, names, strict=True)
         ]
-    results = []
-    for name, (categories, ref_counts, cur_counts) in zip(names, tables, strict=True):
-        statistic, pvalue, dof = chi2_from_counts(ref_counts, cur_counts)
-        results.append(
-            DriftResult(
-                statistic,
-                pvalue,
-                threshold=alpha,
-                drifted=pvalue < alpha,
-                method="chi2",
-                details={
-                    "categories": categories,
-                    "reference_counts": ref_counts.tolist(),
-                    "current_counts": cur_counts.tolist(),
-                    "dof": dof,
-                },
-                feature=None if is_1d else name,
-            )
-        )
+    results = [
+        chi2_result(categories, ref_counts, cur_counts, alpha, None if is_1d else name)
+        for name, (categories, ref_counts, cur_counts) in zip(names, tables, strict=True)
+    ]
     return results[0] if is_1d else results

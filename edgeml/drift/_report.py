@@ -12,7 +12,7 @@ from numpy.typing import NDArray
 from edgeml._display import html_table, markdown_table, to_jsonable
 from edgeml._optional import require
 from edgeml.drift import _kernels
-from edgeml.drift._chi2 import category_counts, chi2_from_counts
+from edgeml.drift._chi2 import category_counts, chi2_result
 from edgeml.drift._inputs import (
     Columns,
     as_columns,
@@ -400,21 +400,7 @@ def _categorical_result(
     categories, ref_counts, cur_counts = category_counts(
         np.asarray(ref.arrays[j]), np.asarray(cur.arrays[j]), ref.names[j], nan_policy
     )
-    statistic, pvalue, dof = chi2_from_counts(ref_counts, cur_counts)
-    return DriftResult(
-        statistic,
-        pvalue,
-        threshold=alpha,
-        drifted=pvalue < alpha,
-        method="chi2",
-        details={
-            "categories": categories,
-            "reference_counts": ref_counts.tolist(),
-            "current_counts": cur_counts.tolist(),
-            "dof": dof,
-        },
-        feature=ref.names[j],
-    )
+    return chi2_result(categories, ref_counts, cur_counts, alpha, ref.names[j])
 
 
 def compare(
