@@ -27,8 +27,13 @@ def test_inspect_matches_the_interpreter(models: dict[str, bytes], name: str) ->
     interpreter = litert.Interpreter(model_content=content)
     # Reference op counts: the interpreter's op details of every subgraph it lists.
     expected_ops = collections.Counter(d["op_name"] for d in interpreter._get_ops_details())
+    # Reference tensor types: the dtypes of the interpreter's tensor details (subgraph 0).
+    expected_types = collections.Counter(
+        np.dtype(d["dtype"]).name for d in interpreter.get_tensor_details()
+    )
     if name != "signatures":  # _get_ops_details only covers subgraph 0
         assert info.op_counts == dict(expected_ops)
+        assert info.tensor_types == dict(expected_types)
     assert sum(info.op_counts.values()) >= sum(expected_ops.values())
     assert sorted(info.signatures) == sorted(interpreter.get_signature_list())
     for key, signature in info.signatures.items():
