@@ -8,10 +8,16 @@ import numpy as np
 from numpy.typing import NDArray
 
 from edgeml.drift._binning import binned_pair
-from edgeml.drift._inputs import Columns, as_columns, check_nan_policy, check_same_columns
+from edgeml.drift._inputs import (
+    Columns,
+    as_columns,
+    check_alpha,
+    check_nan_policy,
+    check_same_columns,
+)
 from edgeml.drift._result import DriftResult
 from edgeml.drift._sketch import Histogram
-from edgeml.errors import DataError, invalid_argument
+from edgeml.errors import DataError
 
 __all__ = ["category_counts", "chi2", "chi2_from_counts", "chi2_result"]
 
@@ -178,8 +184,7 @@ def chi2(
     >>> round(result.statistic, 3), result.details["categories"], result.drifted
     (15.909, ['a', 'b', 'c'], True)
     """
-    if not isinstance(alpha, float) or not 0.0 < alpha < 1.0:
-        raise invalid_argument("chi2", "alpha", alpha, "a float in the range (0, 1)")
+    check_alpha("chi2", alpha)
     check_nan_policy("chi2", nan_policy)
     if isinstance(reference, Histogram) or isinstance(current, Histogram):
         pair = binned_pair("chi2", reference, current, 10, None, nan_policy)

@@ -21,6 +21,7 @@ __all__ = [
     "Columns",
     "NanPolicy",
     "as_columns",
+    "check_alpha",
     "check_nan_policy",
     "check_same_columns",
     "sorted_blocks",
@@ -52,6 +53,12 @@ class Columns:
     @property
     def n_features(self) -> int:
         return len(self.names)
+
+
+def check_alpha(owner: str, alpha: Any) -> None:
+    """Check a significance level: a float strictly between 0 and 1."""
+    if not isinstance(alpha, (float, np.floating)) or not 0.0 < alpha < 1.0:
+        raise invalid_argument(owner, "alpha", alpha, "a float in the range (0, 1)")
 
 
 def check_nan_policy(owner: str, nan_policy: str) -> None:

@@ -12,7 +12,13 @@ from numpy.typing import NDArray
 from edgeml.drift import _kernels
 from edgeml.drift._approx import ks_from_histograms
 from edgeml.drift._binning import sketch_pair
-from edgeml.drift._inputs import as_columns, check_same_columns, sorted_blocks
+from edgeml.drift._inputs import (
+    as_columns,
+    check_alpha,
+    check_nan_policy,
+    check_same_columns,
+    sorted_blocks,
+)
 from edgeml.drift._result import DriftResult
 from edgeml.drift._sketch import Histogram
 from edgeml.errors import invalid_argument
@@ -263,8 +269,8 @@ def ks(
     >>> round(statistic, 3), pvalue < 1e-6
     (0.21, True)
     """
-    if not 0.0 < alpha < 1.0:
-        raise invalid_argument("ks", "alpha", alpha, "a float in the range (0, 1)")
+    check_alpha("ks", alpha)
+    check_nan_policy("ks", nan_policy)
     if method not in ("auto", "exact", "asymp"):
         raise invalid_argument("ks", "method", method, "'auto', 'exact' or 'asymp'")
     if isinstance(reference, Histogram) or isinstance(current, Histogram):

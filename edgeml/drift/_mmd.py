@@ -7,7 +7,14 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from edgeml.drift._inputs import Columns, _block, as_columns, check_nan_policy, check_same_columns
+from edgeml.drift._inputs import (
+    Columns,
+    _block,
+    as_columns,
+    check_alpha,
+    check_nan_policy,
+    check_same_columns,
+)
 from edgeml.drift._result import DriftResult
 from edgeml.errors import DataError, invalid_argument
 
@@ -125,8 +132,7 @@ def mmd(
         raise invalid_argument("mmd", "max_samples", max_samples, "an integer >= 2")
     if bandwidth is not None and not (isinstance(bandwidth, (int, float)) and bandwidth > 0):
         raise invalid_argument("mmd", "bandwidth", bandwidth, "a number > 0 or None")
-    if not isinstance(alpha, float) or not 0.0 < alpha < 1.0:
-        raise invalid_argument("mmd", "alpha", alpha, "a float in the range (0, 1)")
+    check_alpha("mmd", alpha)
     check_nan_policy("mmd", nan_policy)
     ref = as_columns(reference, "mmd", "reference")
     cur = as_columns(current, "mmd", "current")

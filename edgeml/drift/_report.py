@@ -16,6 +16,7 @@ from edgeml.drift._chi2 import category_counts, chi2_result
 from edgeml.drift._inputs import (
     Columns,
     as_columns,
+    check_alpha,
     check_nan_policy,
     check_same_columns,
     sorted_blocks,
@@ -476,8 +477,7 @@ def compare(
     """
     if correction not in CORRECTIONS:
         raise invalid_argument("compare", "correction", correction, "'bh', 'bonferroni' or None")
-    if not isinstance(alpha, float) or not 0.0 < alpha < 1.0:
-        raise invalid_argument("compare", "alpha", alpha, "a float in the range (0, 1)")
+    check_alpha("compare", alpha)
     if not isinstance(drift_share, (int, float)) or not 0.0 < drift_share <= 1.0:
         raise invalid_argument("compare", "drift_share", drift_share, "a number in (0, 1]")
     if isinstance(bins, bool) or not isinstance(bins, int) or bins < 1:

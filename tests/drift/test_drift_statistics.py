@@ -303,6 +303,16 @@ def test_invalid_arguments() -> None:
         ks(np.ones(5), np.ones(5), method="fast")  # type: ignore[arg-type]
 
 
+@pytest.mark.parametrize("alpha", [0.0, 1.0, "0.05", None, True])
+@pytest.mark.parametrize("test", ["ks", "chi2", "mmd", "compare"])
+def test_every_significance_test_rejects_alpha_the_same_way(test: str, alpha: object) -> None:
+    import edgeml.drift
+
+    function = getattr(edgeml.drift, test)
+    with pytest.raises(ConfigError, match=rf"'alpha' argument of {test} must be a float"):
+        function(np.ones(5), np.ones(5), alpha=alpha)
+
+
 def test_one_dimensional_messages_name_the_sample() -> None:
     with pytest.raises(DataError, match=r"^current in ks has 1 NaN and 0 infinite values \(of 3\)"):
         ks(np.arange(5.0), np.array([1.0, np.nan, 2.0]))
