@@ -15,7 +15,7 @@ import sys
 
 import numpy as np
 import pytest
-from hypothesis import given
+from hypothesis import assume, given
 from hypothesis import strategies as st
 
 from edgeml.conversion.metadata import (
@@ -151,12 +151,11 @@ json_values = st.recursive(
 
 @given(name=st.text(min_size=1, max_size=30), document=st.dictionaries(st.text(), json_values))
 def test_documents_round_trip(name: str, document: dict[str, object]) -> None:
+    assume(name not in CONVERTER_ENTRIES)  # refused: see the test above
     model = _tiny_model_for_examples()
     tagged = with_metadata(model, name, document)
-    if name in CONVERTER_ENTRIES:
-        return
     assert read_metadata(tagged)[name] == document
-    # A path reads the same as bytes; the weights are untouched.
+    # The weights are untouched.
     assert weights_sha256(tagged) == weights_sha256(model)
 
 
