@@ -184,6 +184,33 @@ def ks_pvalue(statistic: float, n: int, m: int, method: KSMethod = "auto") -> tu
     return float(values[0]), mode
 
 
+def _ks_result(
+    statistic: float,
+    pvalue: float,
+    alpha: float,
+    sizes: tuple[int, int],
+    mode: str,
+    error_bound: float | None,
+    feature: str | None,
+) -> DriftResult:
+    """One column's result; ``error_bound`` is None for exact (non-sketch) statistics."""
+    return DriftResult(
+        statistic,
+        pvalue,
+        threshold=alpha,
+        drifted=pvalue < alpha,
+        method="ks",
+        details={
+            "n_reference": sizes[0],
+            "n_current": sizes[1],
+            "mode": mode,
+            "approximate": error_bound is not None,
+            "error_bound": 0.0 if error_bound is None else error_bound,
+        },
+        feature=feature,
+    )
+
+
 def _ks_sketches(
     reference: Any, current: Any, alpha: float, method: KSMethod, nan_policy: str
 ) -> DriftResult | list[DriftResult]:
@@ -193,22 +220,9 @@ def _ks_sketches(
     for j, name in enumerate(ref_sketch.names):
         n, m = int(ref_sketch.total[j]), int(cur_sketch.total[j])
         pvalue, mode = ks_pvalue(float(statistics[j]), n, m, method)
+        feature = None if ref_sketch.is_1d else name
         results.append(
-            DriftResult(
-                float(statistics[j]),
-                pvalue,
-                threshold=alpha,
-                drifted=pvalue < alpha,
-                method="ks",
-                details={
-                    "n_reference": n,
-                    "n_current": m,
-                    "mode": mode,
-                    "approximate": True,
-                    "error_bound": float(bounds[j]),
-                },
-                feature=None if ref_sketch.is_1d else name,
-            )
+            _ks_result(float(statistics[j]), pvalue, alpha, (n, m), mode, float(bounds[j]), feature)
         )
     return results[0] if ref_sketch.is_1d else results
 
@@ -284,20 +298,7 @@ def ks(
         n, m = a.shape[1], b.shape[1]
         pvalues, mode = ks_pvalues(statistics, n, m, method)
         for j, d, pvalue in zip(columns, statistics, pvalues.tolist(), strict=True):
-            results[j] = DriftResult(
-                float(d),
-                pvalue,
-                threshold=alpha,
-                drifted=pvalue < alpha,
-                method="ks",
-                details={
-                    "n_reference": n,
-                    "n_current": m,
-                    "mode": mode,
-                    "approximate": False,
-                    "error_bound": 0.0,
-                },
-                feature=None if ref.is_1d else ref.names[j],
-            )
+            feature = None if ref.is_1d else ref.names[j]
+            results[j] = _ks_result(float(d), pvalue, alpha, (n, m), mode, None, feature)
     done = [r for r in results if r is not None]
     return done[0] if ref.is_1d else done

@@ -50,6 +50,10 @@ def test_ks_matches_scipy_exact(n: int, m: int, shift: float) -> None:
     result = ks(a, b, method="exact")
     assert result.statistic == pytest.approx(expected.statistic, abs=1e-15)
     assert result.pvalue == pytest.approx(expected.pvalue, rel=1e-9, abs=1e-300)
+    details = result.details  # type: ignore[union-attr]
+    assert (details["n_reference"], details["n_current"]) == (n, m)
+    assert details["approximate"] is False
+    assert details["error_bound"] == 0.0
 
 
 def test_ks_small_exact_pvalue_keeps_precision() -> None:
