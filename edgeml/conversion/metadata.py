@@ -113,14 +113,19 @@ def _model_bytes(model: object, owner: str) -> bytes:
     )
 
 
-def _root(content: bytes) -> Any:
-    """Return the flatbuffer accessor for ``content`` after checking the identifier."""
+def _check_identifier(content: bytes) -> None:
+    """Raise :class:`ModelFormatError` unless ``content`` has the TFLite file identifier."""
     if len(content) < 8 or content[4:8] != _FILE_IDENTIFIER:
         raise ModelFormatError(
             f"These {len(content)} bytes are not a TFLite model: the flatbuffer file "
             f"identifier {_FILE_IDENTIFIER!r} is missing at bytes 4-8. "
             "Fix: pass the bytes of a .tflite file written by a TFLite converter."
         )
+
+
+def _root(content: bytes) -> Any:
+    """Return the flatbuffer accessor for ``content`` after checking the identifier."""
+    _check_identifier(content)
     schema = _flatbuffer_utils().schema_fb
     return schema.Model.GetRootAs(content, 0)
 

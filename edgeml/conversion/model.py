@@ -26,7 +26,7 @@ from edgeml.conversion._interpret import predict as _predict
 from edgeml.conversion.c_array import write_c_array
 from edgeml.conversion.evaluation import Metric, score
 from edgeml.conversion.report import ConversionReport, analyze
-from edgeml.errors import ModelFormatError, invalid_argument
+from edgeml.errors import invalid_argument
 
 __all__ = ["TFLiteModel"]
 
@@ -56,11 +56,7 @@ class TFLiteModel:
                 "TFLiteModel", "model_bytes", model_bytes, "the bytes of a .tflite model"
             )
         content = bytes(model_bytes)
-        if len(content) < 8 or content[4:8] != b"TFL3":
-            raise ModelFormatError(
-                f"These {len(content)} bytes are not a TFLite model (no 'TFL3' identifier "
-                "at bytes 4-8). Fix: pass the content of a .tflite file."
-            )
+        _metadata._check_identifier(content)
         self._bytes = content
 
     @classmethod

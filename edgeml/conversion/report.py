@@ -25,6 +25,7 @@ from typing import Any
 
 from edgeml._display import html_table, markdown_table, to_jsonable
 from edgeml._optional import require
+from edgeml.conversion.metadata import _check_identifier
 from edgeml.errors import ModelFormatError
 
 __all__ = ["ConversionReport", "TensorInfo", "analyze"]
@@ -237,11 +238,7 @@ def analyze(model_bytes: bytes, conversion: Mapping[str, Any] | None = None) -> 
     {'float32': 1}
     """
     content = bytes(model_bytes)
-    if len(content) < 8 or content[4:8] != b"TFL3":
-        raise ModelFormatError(
-            f"These {len(content)} bytes are not a TFLite model (no 'TFL3' identifier). "
-            "Fix: pass the bytes of a .tflite file."
-        )
+    _check_identifier(content)
     utils = _schema()
     try:
         model = utils.convert_bytearray_to_object(bytearray(content))

@@ -721,13 +721,9 @@ class EdgeModel:
         nonfinite: str,
         known: tuple[dict[str, dict[str, Any]], Integrity] | None,
     ) -> EdgeModel:
-        from edgeml.conversion.metadata import read_metadata, verify_integrity
+        from edgeml.conversion.metadata import _check_identifier, read_metadata, verify_integrity
 
-        if len(content) < 8 or content[4:8] != b"TFL3":
-            raise ModelFormatError(
-                f"These {len(content)} bytes are not a TFLite model (no 'TFL3' file "
-                "identifier at bytes 4-8). Fix: pass a .tflite file."
-            )
+        _check_identifier(content)
         interpreter, resolved = _make_interpreter(content, num_threads, backend)
         if known is None:
             integrity = verify_integrity(content)
