@@ -22,14 +22,15 @@ from __future__ import annotations
 import numpy as np
 from numpy.typing import NDArray
 
-from edgeml.drift._sketch import Histogram
+from edgeml.drift._sketch import Histogram, check_not_empty
 
 __all__ = ["ks_from_histograms", "wasserstein_from_histograms"]
 
 FloatArray = NDArray[np.float64]
 
 
-def _shares(sketch: Histogram) -> FloatArray:
+def _shares(sketch: Histogram, owner: str, role: str) -> FloatArray:
+    check_not_empty(owner, role, sketch.counts, sketch.names)
     shares: FloatArray = sketch.counts / sketch.counts.sum(axis=1, keepdims=True)
     return shares
 
@@ -57,8 +58,9 @@ def ks_from_histograms(reference: Histogram, current: Histogram) -> tuple[FloatA
     >>> d.tolist(), bound.tolist()  # scipy's exact KS distance here is 0.75
     ([0.5], [0.5])
     """
-    reference.check_compatible(current, "ks_from_histograms")
-    p, q = _shares(reference), _shares(current)
+    owner = "ks_from_histograms"
+    reference.check_compatible(current, owner)
+    p, q = _shares(reference, owner, "reference"), _shares(current, owner, "current")
     gap = np.abs(np.cumsum(p, axis=1) - np.cumsum(q, axis=1)).max(axis=1)
     bound = np.minimum(p, q).max(axis=1)
     return gap, bound
@@ -99,8 +101,9 @@ def wasserstein_from_histograms(
     >>> float(distance[0]), bool(abs(distance[0] - 1.0) <= bound[0])  # exact: 1.0
     (0.75, True)
     """
-    reference.check_compatible(current, "wasserstein_from_histograms")
-    p, q = _shares(reference), _shares(current)
+    owner = "wasserstein_from_histograms"
+    reference.check_compatible(current, owner)
+    p, q = _shares(reference, owner, "reference"), _shares(current, owner, "current")
     edges = reference.edges
     low = np.fmin(np.fmin(reference.minimum, current.minimum), edges[:, 0])
     high = np.fmax(np.fmax(reference.maximum, current.maximum), edges[:, -1])

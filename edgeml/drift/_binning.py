@@ -19,7 +19,7 @@ from numpy.typing import NDArray
 from edgeml.drift import _kernels
 from edgeml.drift._inputs import as_columns, check_nan_policy, check_same_columns, sorted_blocks
 from edgeml.drift._result import DriftResult
-from edgeml.drift._sketch import Histogram
+from edgeml.drift._sketch import Histogram, check_not_empty
 from edgeml.errors import DataError, invalid_argument
 
 __all__ = ["BinnedPair", "binned_pair", "check_threshold", "effect_size_results", "sketch_pair"]
@@ -79,12 +79,7 @@ def sketch_pair(
     else:
         pair = _sketch_counts(current, reference, owner, nan_policy, "reference"), current
     for role, sketch in zip(("reference", "current"), pair, strict=True):
-        empty = np.flatnonzero(sketch.total == 0)
-        if empty.size:
-            raise DataError(
-                f"The {role} sketch has no values for feature {sketch.names[empty[0]]!r} "
-                f"in {owner}; update it with data before testing."
-            )
+        check_not_empty(owner, role, sketch.counts, sketch.names)
     return pair
 
 
@@ -100,14 +95,8 @@ class BinnedPair:
         edges: FloatArray,
     ) -> None:
         self.reference, self.current = reference, current
+        # Never empty: sketch_pair refuses empty sketches, sorted_blocks empty columns.
         self.names, self.is_1d, self.edges = tuple(names), is_1d, edges
-        for role, counts in (("reference", reference), ("current", current)):
-            empty = np.flatnonzero(counts.sum(axis=1) == 0)
-            if empty.size:
-                raise DataError(
-                    f"The {role} sketch has no values for feature {self.names[empty[0]]!r}; "
-                    "update it with data before testing."
-                )
 
 
 def binned_pair(

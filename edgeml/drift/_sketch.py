@@ -36,7 +36,7 @@ from __future__ import annotations
 
 import json
 import struct
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -47,13 +47,27 @@ from edgeml.drift import _kernels
 from edgeml.drift._inputs import Columns, _block, as_columns, finite_sorted
 from edgeml.errors import DataError, invalid_argument
 
-__all__ = ["Histogram"]
+__all__ = ["Histogram", "check_not_empty"]
 
 _MAGIC = b"EDGEMLH1"
 _ROWS_PER_CHUNK = 1 << 16
 
 FloatArray = NDArray[np.float64]
 IntArray = NDArray[np.int64]
+
+
+def check_not_empty(owner: str, role: str, counts: IntArray, names: Sequence[str]) -> None:
+    """Raise :class:`~edgeml.errors.DataError` if a feature's counts sum to zero.
+
+    Shares and distances are undefined for such a feature; it happens with a sketch
+    never updated, or with noisy counts clipped at 0 (DP releases).
+    """
+    empty = np.flatnonzero(counts.sum(axis=1) == 0)
+    if empty.size:
+        raise DataError(
+            f"The {role} sketch has no values for feature {names[int(empty[0])]!r} "
+            f"in {owner}; update it with data before testing."
+        )
 
 
 class Histogram:

@@ -212,6 +212,25 @@ def test_bad_construction_and_batches() -> None:
         psi(sketch, sketch.empty())
 
 
+@pytest.mark.parametrize(
+    "test", [psi, js, chi2, ks, wasserstein, ks_from_histograms, wasserstein_from_histograms]
+)
+@pytest.mark.parametrize("empty_side", ["reference", "current"])
+def test_a_feature_with_zero_counts_is_refused_by_every_sketch_test(
+    test: object, empty_side: str
+) -> None:
+    # DP releases clip noisy counts at 0, so one feature can end up with no counts at all
+    # while the others have some. Its shares are undefined: an error naming the feature
+    # and the side, never NaN.
+    ref, sketch = profile()
+    counts = sketch.empty().update(ref[:500]).counts.copy()
+    counts[1] = 0
+    zeroed = Histogram(sketch.edges, counts, scale=sketch.scale, names=sketch.names)
+    pair = (zeroed, sketch) if empty_side == "reference" else (sketch, zeroed)
+    with pytest.raises(DataError, match=f"The {empty_side} sketch has no values for feature '1'"):
+        test(*pair)  # type: ignore[operator]
+
+
 def test_nonfinite_values_never_touch_counts_even_on_repeated_edges() -> None:
     # A discrete reference repeats its minimum as an edge; NaN must not shift any count.
     sketch = Histogram.fit(np.array([0.0] * 50 + [1.0] * 50), bins=4)
