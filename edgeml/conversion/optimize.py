@@ -271,7 +271,11 @@ def prune(
     UnsupportedModelError
         When some layers cannot be pruned (all of them are listed).
     """
-    if not 0.0 < float(target_sparsity) < 1.0:
+    if (
+        isinstance(target_sparsity, bool)
+        or not isinstance(target_sparsity, (int, float, np.floating))
+        or not 0.0 < float(target_sparsity) < 1.0
+    ):
         raise invalid_argument("prune", "target_sparsity", target_sparsity, "a float in (0, 1)")
     module = tfmot()
     sparsity = module.sparsity.keras
@@ -339,9 +343,11 @@ def cluster(
         When some layers cannot be clustered (all listed), or when tfmot returns no
         model (it returns ``None`` instead of raising on Keras 3 objects).
     """
-    if isinstance(n_clusters, bool) or not isinstance(n_clusters, (int, np.integer)):
-        raise invalid_argument("cluster", "n_clusters", n_clusters, "an integer >= 2")
-    if n_clusters < 2:
+    if (
+        isinstance(n_clusters, bool)
+        or not isinstance(n_clusters, (int, np.integer))
+        or n_clusters < 2
+    ):
         raise invalid_argument("cluster", "n_clusters", n_clusters, "an integer >= 2")
     if init not in _INITS:
         raise invalid_argument("cluster", "init", init, f"one of {sorted(_INITS)}")

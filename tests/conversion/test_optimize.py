@@ -291,6 +291,9 @@ def test_cluster_keras3_model_shares_values(mlp: Any, digits: Any) -> None:
     ("call", "match"),
     [
         (lambda m: prune(m, target_sparsity=1.5), "target_sparsity"),
+        (lambda m: prune(m, target_sparsity="half"), "target_sparsity"),
+        (lambda m: prune(m, target_sparsity=None), "target_sparsity"),
+        (lambda m: cluster(m, n_clusters=8.0), "n_clusters"),
         (lambda m: prune(m, target_sparsity=0.5, schedule="polynomial"), "end_step"),
         (lambda m: prune(m, target_sparsity=0.5, schedule="cosine"), "schedule"),
         (lambda m: cluster(m, n_clusters=1), "n_clusters"),
