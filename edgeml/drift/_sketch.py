@@ -146,12 +146,11 @@ class Histogram:
         if value is None:
             return np.full(shape, fill, dtype=dtype)
         array = np.array(value, dtype=dtype)
-        if array.size != int(np.prod(shape)):
+        # One feature: any layout of the right size is unambiguous (e.g. flat counts).
+        # Several: only the exact shape, so transposed counts are refused, not scrambled.
+        if array.size != int(np.prod(shape)) or (shape[0] > 1 and array.shape != shape):
             raise invalid_argument("Histogram", name, value, f"an array of shape {shape}")
-        array = array.reshape(shape)
-        if array.shape != shape:
-            raise invalid_argument("Histogram", name, value, f"an array of shape {shape}")
-        return array
+        return array.reshape(shape)
 
     # ------------------------------------------------------------------ construction
     @classmethod

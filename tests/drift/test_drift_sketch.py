@@ -202,6 +202,11 @@ def test_bad_construction_and_batches() -> None:
         Histogram.fit(np.arange(5.0), bins=0)
     with pytest.raises(ConfigError, match="edges"):
         Histogram([[1.0, 0.0]])
+    # counts of 2 features x 3 bins given transposed (3 x 2) have the right size but
+    # would scramble the features; a single feature may pass flat counts.
+    with pytest.raises(ConfigError, match=r"'counts' argument of Histogram"):
+        Histogram([[0.0, 1.0], [0.0, 1.0]], [[1, 2], [3, 4], [5, 6]])
+    assert Histogram([0.0, 1.0], [1, 2, 3]).counts.tolist() == [[1, 2, 3]]
     with pytest.raises(DataError, match="NaN"):
         Histogram.fit(np.array([1.0, np.nan]))
     assert Histogram.fit(np.array([1.0, np.nan, 2.0]), nan_policy="omit").total.tolist() == [2]
