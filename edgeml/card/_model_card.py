@@ -85,20 +85,16 @@ def _limitations(value: object) -> tuple[str, ...]:
     raise invalid_argument("ModelCard", "limitations", value, "a str or a sequence of str")
 
 
+def _is_number_or_none(value: object) -> bool:
+    return value is None or (isinstance(value, (int, float)) and not isinstance(value, bool))
+
+
 def _metrics(value: object) -> dict[str, float | int | None]:
     if value is None:
         return {}
     if isinstance(value, Mapping):
-        out: dict[str, float | int | None] = {}
-        for key, number in value.items():
-            converted = to_jsonable(number)
-            if not isinstance(key, str) or not (
-                converted is None
-                or (isinstance(converted, (int, float)) and not isinstance(converted, bool))
-            ):
-                break
-            out[key] = converted
-        else:
+        out = {key: to_jsonable(number) for key, number in value.items()}
+        if all(isinstance(key, str) and _is_number_or_none(v) for key, v in out.items()):
             return out
     raise invalid_argument(
         "ModelCard",

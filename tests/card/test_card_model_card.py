@@ -164,6 +164,8 @@ def test_cards_are_frozen() -> None:
         ({"name": ""}, "name"),
         ({"name": "m", "metrics": {"acc": "high"}}, "metrics"),
         ({"name": "m", "metrics": [0.9]}, "metrics"),
+        ({"name": "m", "metrics": {1: 0.9}}, "metrics"),
+        ({"name": "m", "metrics": {"passed": True}}, "metrics"),
         ({"name": "m", "privacy": {"accountant": "rdp"}}, "privacy"),
         ({"name": "m", "data": [1, 2]}, "data"),
         ({"name": "m", "owner": 3}, "owner"),
