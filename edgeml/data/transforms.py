@@ -394,25 +394,18 @@ _NUMPY_UNITS = {"hour": "h", "day": "D", "month": "M", "year": "Y"}
 
 
 def _floor_datetime(value: _dt.datetime | _dt.date, unit: str) -> _dt.datetime | _dt.date:
-    if not isinstance(value, _dt.datetime):
-        day = value
-        if unit == "week":
-            return day - _dt.timedelta(days=day.weekday())
-        if unit == "month":
-            return day.replace(day=1)
-        if unit == "year":
-            return day.replace(month=1, day=1)
-        return day
-    if unit == "hour":
-        return value.replace(minute=0, second=0, microsecond=0)
-    floored = value.replace(hour=0, minute=0, second=0, microsecond=0)
+    if isinstance(value, _dt.datetime):
+        if unit == "hour":
+            return value.replace(minute=0, second=0, microsecond=0)
+        value = value.replace(hour=0, minute=0, second=0, microsecond=0)
+    # From here on a datetime is at midnight, and a date has no hours to floor.
     if unit == "week":
-        return floored - _dt.timedelta(days=floored.weekday())
+        return value - _dt.timedelta(days=value.weekday())
     if unit == "month":
-        return floored.replace(day=1)
+        return value.replace(day=1)
     if unit == "year":
-        return floored.replace(month=1, day=1)
-    return floored
+        return value.replace(month=1, day=1)
+    return value
 
 
 @dataclasses.dataclass(frozen=True)

@@ -8,6 +8,7 @@ E.164 or a common national layout.
 from __future__ import annotations
 
 import copy
+import datetime as dt
 import string
 
 import numpy as np
@@ -224,8 +225,6 @@ consents = st.one_of(
 def test_only_rows_consenting_to_the_purpose_and_within_retention_survive(
     rows: list[tuple[object, int]],
 ) -> None:
-    import datetime as dt
-
     now = dt.datetime(2024, 6, 1, tzinfo=dt.timezone.utc)
     table = {
         "row": list(range(len(rows))),
@@ -249,3 +248,23 @@ def test_only_rows_consenting_to_the_purpose_and_within_retention_survive(
     expected = [i for i, (c, age) in enumerate(rows) if grants(c) and age <= 200]
     assert out["row"] == expected
     assert report.rows_out == len(expected)
+
+
+@given(
+    st.datetimes(min_value=dt.datetime(1971, 1, 1), max_value=dt.datetime(2100, 1, 1)),
+    st.sampled_from(["hour", "day", "week", "month", "year"]),
+)
+def test_coarsen_time_on_python_objects_matches_numpy_datetime64(
+    stamp: dt.datetime, unit: str
+) -> None:
+    # Reference: the datetime64 path, which floors with numpy's own unit casts; the
+    # datetime/date path floors field by field, so the two are independent.
+    from edgeml.data import coarsen_time
+
+    transform = coarsen_time(unit)
+    expected = transform(np.array([stamp], dtype="M8[us]"))[0]
+    (floored,) = transform([stamp]).tolist()
+    assert np.datetime64(floored, "us") == expected
+    if unit != "hour":  # a date has no hours; for coarser units it floors like midnight
+        (day,) = transform([stamp.date()]).tolist()
+        assert np.datetime64(day, "D") == expected.astype("M8[D]")
