@@ -253,7 +253,7 @@ class LabelJoin:
             self.unknown += 1
             return JoinResult("unknown")
         recorded_at, prediction = entry
-        error = self._is_error(prediction, label)
+        error = bool(self._is_error(prediction, label))  # numpy.bool_ is not JSON-safe
         if len(self._errors) == self._errors.maxlen:
             self._error_sum -= self._errors[0]
         self._errors.append(int(error))

@@ -88,6 +88,24 @@ def test_custom_error_definition_for_regression() -> None:
     assert join.record_label("b", 4.0).error is True
 
 
+def test_numpy_predictions_give_plain_json_safe_results() -> None:
+    # With numpy outputs (what ModelMonitor records) the documented regression rule
+    # returns numpy.bool_; the result must still be a plain bool and JSON-serializable.
+    import json
+
+    import numpy as np
+
+    join = LabelJoin(is_error=lambda pred, label: abs(pred - label) > 0.5)
+    join.record_prediction("a", np.float32(3.2))
+    result = join.record_label("a", 4.0)
+    assert result.error is True
+    assert json.loads(json.dumps(result.to_dict())) == {
+        "outcome": "joined",
+        "error": True,
+        "delay": result.delay,
+    }
+
+
 @pytest.mark.parametrize(
     ("kwargs", "name"),
     [({"ttl": 0}, "ttl"), ({"ttl": float("inf")}, "ttl"), ({"max_pending": 0}, "max_pending"),
