@@ -12,6 +12,7 @@ array([[1., 5., 9.]], dtype=float32)
 
 from __future__ import annotations
 
+import copy
 import os
 from collections.abc import Mapping
 from functools import cached_property
@@ -86,14 +87,21 @@ class TFLiteModel:
         return len(self._bytes)
 
     @cached_property
-    def metadata(self) -> dict[str, dict[str, Any]]:
-        """The named JSON documents stored in the model (see ``read_metadata``)."""
+    def _documents(self) -> dict[str, dict[str, Any]]:
         return _metadata.read_metadata(self._bytes)
+
+    @property
+    def metadata(self) -> dict[str, dict[str, Any]]:
+        """The named JSON documents stored in the model (see ``read_metadata``).
+
+        Returns a copy; editing it does not change the model (use :meth:`with_metadata`).
+        """
+        return copy.deepcopy(self._documents)
 
     @cached_property
     def report(self) -> ConversionReport:
         """What the model contains and how it was converted."""
-        entry = self.metadata.get(_metadata.EDGEML_ENTRY, {})
+        entry = self._documents.get(_metadata.EDGEML_ENTRY, {})
         conversion = dict(entry.get("conversion", {}))
         for key in ("edgeml_version", "tensorflow_version", "weights_sha256"):
             if key in entry:

@@ -116,6 +116,8 @@ def test_with_metadata_adds_replaces_and_keeps_outputs(
     )
     assert relabeled.report.weights_sha256 == int8_model.report.weights_sha256
     assert relabeled.report.sha256 != int8_model.report.sha256
+    relabeled.metadata["labels"]["classes"] = ["edited"]  # a copy, like EdgeModel.metadata
+    assert relabeled.metadata["labels"] == {"classes": ["zero"]}
 
 
 def test_predict_dequantizes_int8_outputs(int8_model: TFLiteModel, mlp: Any, digits: Any) -> None:
