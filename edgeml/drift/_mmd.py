@@ -137,6 +137,12 @@ def mmd(
     ref = as_columns(reference, "mmd", "reference")
     cur = as_columns(current, "mmd", "current")
     check_same_columns(ref, cur, "mmd")
+    if (
+        not isinstance(seed, np.random.Generator)
+        and seed is not None
+        and (isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0)
+    ):
+        raise invalid_argument("mmd", "seed", seed, "None, an integer >= 0 or a numpy Generator")
     rng = np.random.default_rng(seed)
     x = _rows(ref, "reference", nan_policy)
     y = _rows(cur, "current", nan_policy)

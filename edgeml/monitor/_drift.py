@@ -177,6 +177,14 @@ class DriftTracker:
         self.dp_epsilon = None if dp_epsilon is None else float(dp_epsilon)
         # A seed makes the noise reproducible (tests); by default each release draws a
         # fresh generator seeded from the operating system (edgeml.privacy.mechanisms).
+        if (
+            not isinstance(seed, np.random.Generator)
+            and seed is not None
+            and (isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0)
+        ):
+            raise invalid_argument(
+                "ModelMonitor", "seed", seed, "None, an integer >= 0 or a numpy Generator"
+            )
         self._dp_rng = None if seed is None else np.random.default_rng(seed)
         try:
             ref = np.asarray(reference, dtype=np.float64)

@@ -78,5 +78,8 @@ def test_subsampling_and_bad_input() -> None:
     assert mmd(dirty, big[:50], nan_policy="omit").details["n_reference"] == 49
     with pytest.raises(ConfigError, match="n_permutations"):
         mmd(big, big, n_permutations=0)
+    for seed in ("7", 1.5, -1, True):  # numpy raised TypeError/ValueError from inside
+        with pytest.raises(ConfigError, match="'seed' argument of mmd"):
+            mmd(big[:20], big[:20], seed=seed)  # type: ignore[arg-type]
     with pytest.raises(DataError, match="columns"):
         mmd(big, big[:, :1])

@@ -405,6 +405,10 @@ def test_dp_needs_a_reference(classifier: Any, registry: Any) -> None:
         ModelMonitor(classifier, registry=registry, dp_epsilon=1.0)
     with pytest.raises(ConfigError, match="'dp_epsilon'"):
         ModelMonitor(classifier, registry=registry, reference=np.zeros((50, 4)), dp_epsilon=-1.0)
+    with pytest.raises(ConfigError, match="'seed' argument of ModelMonitor"):
+        ModelMonitor(
+            classifier, registry=registry, reference=np.zeros((50, 4)), dp_epsilon=1.0, seed="7"
+        )
 
 
 def test_close_removes_the_series_and_frees_the_name(
