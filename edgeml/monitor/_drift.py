@@ -90,8 +90,8 @@ def _as_2d(values: Any) -> np.ndarray:
 class _Ring:
     """The last ``capacity`` samples of a stream: ``width`` values and a label each."""
 
-    def __init__(self, capacity: int, width: int, dtype: Any = np.float64) -> None:
-        self.data = np.empty((capacity, width + 1), dtype=dtype)
+    def __init__(self, capacity: int, width: int) -> None:
+        self.data = np.empty((capacity, width + 1), dtype=np.float64)
         self.position = 0
         self.filled = 0
 
