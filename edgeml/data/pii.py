@@ -666,7 +666,9 @@ def detect_pii(
     """
     from edgeml.data._table import read_table
 
-    if sample is not None and (not isinstance(sample, int) or sample < 1):
+    if sample is not None and (
+        isinstance(sample, bool) or not isinstance(sample, int) or sample < 1
+    ):
         raise invalid_argument("detect_pii", "sample", sample, "a positive integer or None")
     if isinstance(table, (list, tuple, np.ndarray)) and not _looks_like_table(table):
         data = {"values": np.asarray(table, dtype=object)}

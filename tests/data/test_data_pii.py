@@ -156,6 +156,8 @@ def test_detect_pii_limits_columns_and_rejects_unknown_ones() -> None:
         detect_pii(table, columns=["c"])
     with pytest.raises(ValueError, match="sample"):
         detect_pii(table, sample=0)
+    with pytest.raises(ValueError, match="'sample' argument of detect_pii"):
+        detect_pii(table, sample=True)  # a bool is not a row count (True == 1)
 
 
 def test_invalid_iban_shape_does_not_become_a_card() -> None:
