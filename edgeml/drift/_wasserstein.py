@@ -8,11 +8,10 @@ import numpy as np
 
 from edgeml.drift import _kernels
 from edgeml.drift._approx import wasserstein_from_histograms
-from edgeml.drift._binning import sketch_pair
-from edgeml.drift._inputs import as_columns, check_same_columns, sorted_blocks
+from edgeml.drift._binning import check_threshold, sketch_pair
+from edgeml.drift._inputs import as_columns, check_nan_policy, check_same_columns, sorted_blocks
 from edgeml.drift._result import DriftResult
 from edgeml.drift._sketch import Histogram
-from edgeml.errors import invalid_argument
 
 __all__ = ["normalized", "wasserstein"]
 
@@ -73,8 +72,8 @@ def wasserstein(
     >>> round(result.details["distance"], 6), round(result.statistic, 2), result.drifted
     (1.0, 0.5, True)
     """
-    if not isinstance(threshold, (int, float)) or not threshold > 0:
-        raise invalid_argument("wasserstein", "threshold", threshold, "a number > 0")
+    threshold = check_threshold("wasserstein", threshold)
+    check_nan_policy("wasserstein", nan_policy)  # the sketch path would not look at it
     if isinstance(reference, Histogram) or isinstance(current, Histogram):
         ref_sketch, cur_sketch = sketch_pair("wasserstein", reference, current, nan_policy)
         distance, bound = wasserstein_from_histograms(ref_sketch, cur_sketch)

@@ -217,6 +217,14 @@ def test_bad_construction_and_batches() -> None:
         psi(sketch, sketch.empty())
 
 
+@pytest.mark.parametrize("test", [psi, js, chi2, ks, wasserstein])
+def test_a_bad_nan_policy_is_refused_with_a_sketch_too(test: object) -> None:
+    ref, sketch = profile()
+    name = test.__name__  # type: ignore[attr-defined]
+    with pytest.raises(ConfigError, match=f"'nan_policy' argument of {name}"):
+        test(sketch, ref[:100], nan_policy="drop")  # type: ignore[operator]
+
+
 @pytest.mark.parametrize(
     "test", [psi, js, chi2, ks, wasserstein, ks_from_histograms, wasserstein_from_histograms]
 )
