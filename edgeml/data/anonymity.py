@@ -104,7 +104,17 @@ class AnonymityResult:
     class_sizes: Mapping[int, int]
 
     def rows_below(self, k: int) -> int:
-        """Return how many rows sit in classes smaller than ``k`` (``k`` <= 10)."""
+        """Return how many rows sit in classes smaller than ``k`` (``k`` <= 10).
+
+        Only the sizes below 10 are kept, so a larger ``k`` cannot be answered.
+        """
+        if isinstance(k, bool) or not isinstance(k, int) or not 1 <= k <= 10:
+            raise invalid_argument(
+                "AnonymityResult.rows_below",
+                "k",
+                k,
+                "an integer in [1, 10] (class_sizes keeps the sizes below 10 only)",
+            )
         return sum(size * count for size, count in self.class_sizes.items() if size < k)
 
     def to_dict(self) -> dict[str, Any]:

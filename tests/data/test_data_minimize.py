@@ -311,6 +311,10 @@ def test_k_anonymity_and_l_diversity_by_hand() -> None:
     result = k_anonymity(table, ["age", "zip"])
     assert (result.k, result.n_classes, result.rows_below(3)) == (2, 2, 2)
     assert result.class_sizes == {2: 1, 3: 1}
+    # rows in classes of size 2 and 3: 1 * 2 + 1 * 3
+    assert result.rows_below(10) == 5
+    with pytest.raises(ConfigError, match=r"'k' argument of AnonymityResult\.rows_below"):
+        result.rows_below(11)  # classes of size 10 and more are not kept
     # class (30s, 941) has {flu, cold}; (40s, 100) only {flu}: l = 1.
     assert l_diversity(table, ["age", "zip"], "dx").l == 1
     with pytest.raises(DataError, match="no column"):
