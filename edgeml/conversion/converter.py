@@ -83,13 +83,11 @@ def _validate(
             f"one of {IO_TYPES[mode]} when quantization={quantization!r}",
             fix="integer I/O needs quantization='int8' (int8/uint8) or 'int16x8' (int16)",
         )
-    if isinstance(num_calibration_samples, bool) or not isinstance(
-        num_calibration_samples, (int, np.integer)
+    if (
+        isinstance(num_calibration_samples, bool)
+        or not isinstance(num_calibration_samples, (int, np.integer))
+        or num_calibration_samples < 1
     ):
-        raise invalid_argument(
-            "convert", "num_calibration_samples", num_calibration_samples, "an integer >= 1"
-        )
-    if num_calibration_samples < 1:
         raise invalid_argument(
             "convert", "num_calibration_samples", num_calibration_samples, "an integer >= 1"
         )

@@ -451,6 +451,14 @@ def quantize_aware(
     allowed = ("auto", "none", "sparsity", "clusters", "sparse_clusters")
     if preserve not in allowed:
         raise invalid_argument("quantize_aware", "preserve", preserve, f"one of {allowed}")
+    if (
+        isinstance(calibration_samples, bool)
+        or not isinstance(calibration_samples, (int, np.integer))
+        or calibration_samples < 1
+    ):
+        raise invalid_argument(
+            "quantize_aware", "calibration_samples", calibration_samples, "an integer >= 1"
+        )
     module = tfmot()
     if _class_names(model) & (_PRUNE_WRAPPERS | _CLUSTER_WRAPPERS):
         model = strip(model)
