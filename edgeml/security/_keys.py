@@ -50,7 +50,6 @@ SCRYPT_P = 1
 _MIN_SCRYPT_N = 2**14
 _MIN_SALT = 16
 _KEY_ID_CONTEXT = b"edgeml key id v1\x00"
-_SECRET_PEM_LABEL = "EDGEML SECRET KEY"
 
 KeyMaterial = Union["SecretKey", bytes, bytearray, memoryview]
 PrivateKeyLike = Ed25519PrivateKey | bytes | bytearray | memoryview
