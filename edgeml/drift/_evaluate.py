@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 
-from edgeml._display import markdown_table, to_jsonable
+from edgeml._display import html_table, markdown_table, to_jsonable
 from edgeml.drift._detector import DriftDetector
 from edgeml.errors import DataError, invalid_argument
 
@@ -83,9 +83,18 @@ class DetectorEvaluation:
         -------
         str
         """
-        rows = [[c, d] for c, d in zip(self.change_points, self.delays, strict=True)]
-        summary = f"\n\n{self.false_alarms} false alarm(s), {self.missed} missed."
-        return markdown_table(["change point", "delay"], rows) + summary
+        summary = f"\n\n{self._summary()}."
+        return markdown_table(["change point", "delay"], self._rows()) + summary
+
+    def _repr_html_(self) -> str:
+        caption = f"{self.detector}: {self._summary()}"
+        return html_table(["change point", "delay"], self._rows(), caption=caption)
+
+    def _rows(self) -> list[list[Any]]:
+        return [[c, d] for c, d in zip(self.change_points, self.delays, strict=True)]
+
+    def _summary(self) -> str:
+        return f"{self.false_alarms} false alarm(s), {self.missed} missed"
 
     def __repr__(self) -> str:
         return (

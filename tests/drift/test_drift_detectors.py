@@ -321,5 +321,11 @@ def test_evaluate_detector_counts_delays_and_false_alarms() -> None:
     assert strict.missed == 1
     assert strict.to_dict()["delays"] == [None, 30]
     assert "| 3000 |" in strict.to_markdown()
+    # 11 alarms, only 6030 detects a change within 40 values: 10 count as false.
+    assert strict.false_alarms == 10
+    assert strict.to_markdown().endswith("10 false alarm(s), 1 missed.")
+    html = strict._repr_html_()
+    assert "<td>3000</td>" in html.replace(" ", "")
+    assert "10 false alarm(s), 1 missed" in html
     with pytest.raises(DataError, match="increasing"):
         evaluate_detector(ADWIN(), signal_stream(), [6000, 3000])
