@@ -23,7 +23,7 @@ from edgeml.drift._result import DriftResult
 from edgeml.drift._sketch import Histogram
 from edgeml.errors import invalid_argument
 
-__all__ = ["ks", "ks_pvalue", "ks_pvalues"]
+__all__ = ["ks", "ks_pvalue", "ks_pvalues", "ks_result"]
 
 logger = logging.getLogger("edgeml.drift")
 
@@ -184,7 +184,7 @@ def ks_pvalue(statistic: float, n: int, m: int, method: KSMethod = "auto") -> tu
     return float(values[0]), mode
 
 
-def _ks_result(
+def ks_result(
     statistic: float,
     pvalue: float,
     alpha: float,
@@ -222,7 +222,7 @@ def _ks_sketches(
         pvalue, mode = ks_pvalue(float(statistics[j]), n, m, method)
         feature = None if ref_sketch.is_1d else name
         results.append(
-            _ks_result(float(statistics[j]), pvalue, alpha, (n, m), mode, float(bounds[j]), feature)
+            ks_result(float(statistics[j]), pvalue, alpha, (n, m), mode, float(bounds[j]), feature)
         )
     return results[0] if ref_sketch.is_1d else results
 
@@ -299,6 +299,6 @@ def ks(
         pvalues, mode = ks_pvalues(statistics, n, m, method)
         for j, d, pvalue in zip(columns, statistics, pvalues.tolist(), strict=True):
             feature = None if ref.is_1d else ref.names[j]
-            results[j] = _ks_result(float(d), pvalue, alpha, (n, m), mode, None, feature)
+            results[j] = ks_result(float(d), pvalue, alpha, (n, m), mode, None, feature)
     done = [r for r in results if r is not None]
     return done[0] if ref.is_1d else done

@@ -22,7 +22,7 @@ from edgeml.drift._inputs import (
     sorted_blocks,
 )
 from edgeml.drift._js import js_from_counts
-from edgeml.drift._ks import ks_pvalues
+from edgeml.drift._ks import ks_pvalues, ks_result
 from edgeml.drift._psi import psi_from_counts
 from edgeml.drift._result import DriftResult
 from edgeml.drift._wasserstein import normalized
@@ -364,22 +364,14 @@ def _numeric_results(
             results = []
             for method in methods[j]:
                 value = float(stats[method][row])
-                details: dict[str, Any] = {"n_reference": n, "n_current": m}
                 if method == "ks":
                     pvalue = float(ks_p[row])
-                    details["mode"] = ks_mode
+                    alpha = thresholds["alpha"]
                     results.append(
-                        DriftResult(
-                            value,
-                            pvalue,
-                            thresholds["alpha"],
-                            pvalue < thresholds["alpha"],
-                            "ks",
-                            details,
-                            ref.names[j],
-                        )
+                        ks_result(value, pvalue, alpha, (n, m), ks_mode, None, ref.names[j])
                     )
                     continue
+                details: dict[str, Any] = {"n_reference": n, "n_current": m}
                 if method in ("psi", "js"):
                     details["bins"] = bins
                 if method == "wasserstein":
@@ -491,8 +483,7 @@ def compare(
     ref = as_columns(reference, "compare", "reference")
     cur = as_columns(current, "compare", "current")
     check_same_columns(ref, cur, "compare")
-    unknown = sorted(set(tests or {}) | set(categorical_features) - set(ref.names))
-    unknown = [name for name in unknown if name not in ref.names]
+    unknown = sorted((set(tests or {}) | set(categorical_features)) - set(ref.names))
     if unknown:
         raise DataError(f"compare: no column named {unknown} in the data.")
     overrides = {

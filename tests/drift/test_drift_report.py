@@ -56,6 +56,7 @@ def test_several_methods_first_decides_others_reported() -> None:
         ks_single = ks(numeric[item.feature], current[item.feature])
         assert item.others[0].statistic == ks_single.statistic  # type: ignore[union-attr]
         assert item.others[0].pvalue == pytest.approx(ks_single.pvalue, rel=1e-9)  # type: ignore[union-attr]
+        assert item.others[0].details == ks_single.details  # type: ignore[union-attr]
 
 
 def test_benjamini_hochberg_matches_scipy_and_bonferroni_closed_form() -> None:
