@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Install Debian's `prometheus` package (it ships both `prometheus` and `promtool`) for
 # edgeml's monitoring tests: `promtool check rules` / `promtool test rules` validate the
-# generated alerting rules, and tests/monitor/test_integration.py runs a real Prometheus on
+# generated alerting rules, and tests/monitor/test_prometheus_integration.py runs a real Prometheus on
 # loopback scraping a real `edgeml serve`. Idempotent: does nothing when both are present.
 # Runs as root in CI. The Debian package does not start a server by itself in a container
 # without systemd; the tests start their own on a random loopback port.
