@@ -415,7 +415,7 @@ def quantize_aware(
     *,
     calibration_data: Any = None,
     preserve: Preserve = "auto",
-    calibration_samples: int = 512,
+    num_calibration_samples: int = 512,
 ) -> Any:
     """Wrap a model for quantization-aware training (fake int8 quantization in training).
 
@@ -430,12 +430,12 @@ def quantize_aware(
         A trained model, possibly from :func:`prune` or :func:`cluster`; Keras 3 models
         are rebuilt as tf-keras (logged).
     calibration_data : array_like, optional
-        Inputs run through the model in training mode, ``calibration_samples`` at most,
+        Inputs run through the model in training mode, ``num_calibration_samples`` at most,
         to initialize the quantization ranges (other variables are left unchanged).
     preserve : {"auto", "none", "sparsity", "clusters", "sparse_clusters"}, default "auto"
         Collaborative optimization: keep the zeros of a pruned model and/or the shared
         values of a clustered model during QAT. ``"auto"`` looks at the kernels.
-    calibration_samples : int, default 512
+    num_calibration_samples : int, default 512
         Maximum number of calibration inputs.
 
     Returns
@@ -452,12 +452,12 @@ def quantize_aware(
     if preserve not in allowed:
         raise invalid_argument("quantize_aware", "preserve", preserve, f"one of {allowed}")
     if (
-        isinstance(calibration_samples, bool)
-        or not isinstance(calibration_samples, (int, np.integer))
-        or calibration_samples < 1
+        isinstance(num_calibration_samples, bool)
+        or not isinstance(num_calibration_samples, (int, np.integer))
+        or num_calibration_samples < 1
     ):
         raise invalid_argument(
-            "quantize_aware", "calibration_samples", calibration_samples, "an integer >= 1"
+            "quantize_aware", "num_calibration_samples", num_calibration_samples, "an integer >= 1"
         )
     module = tfmot()
     if _class_names(model) & (_PRUNE_WRAPPERS | _CLUSTER_WRAPPERS):
@@ -478,7 +478,7 @@ def quantize_aware(
         annotated = quantization.quantize_annotate_model(base)
         quantized = quantization.quantize_apply(annotated, quantize_scheme)
     if calibration_data is not None:
-        _calibrate(quantized, calibration_data, batch_size=32, limit=int(calibration_samples))
+        _calibrate(quantized, calibration_data, batch_size=32, limit=int(num_calibration_samples))
     else:
         logger.warning(
             "The quantization-aware model's ranges are not calibrated yet: it predicts "

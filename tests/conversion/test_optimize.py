@@ -299,7 +299,7 @@ def test_cluster_keras3_model_shares_values(mlp: Any, digits: Any) -> None:
         (lambda m: cluster(m, n_clusters=1), "n_clusters"),
         (lambda m: cluster(m, n_clusters=8, init="best"), "init"),
         (lambda m: quantize_aware(m, preserve="everything"), "preserve"),
-        (lambda m: quantize_aware(m, calibration_samples=0), "calibration_samples"),
+        (lambda m: quantize_aware(m, num_calibration_samples=0), "num_calibration_samples"),
         (lambda m: check_optimizable(m, "distill"), "technique"),
     ],
 )
