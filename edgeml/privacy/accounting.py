@@ -37,13 +37,14 @@ import os
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
-
-import dp_accounting
+from typing import TYPE_CHECKING, Any, Literal
 
 from edgeml._display import html_table, markdown_table, to_jsonable
 from edgeml._io import atomic_write
 from edgeml.errors import ConfigError, DataError, PrivacyBudgetExceeded, invalid_argument
+
+if TYPE_CHECKING:
+    import dp_accounting
 
 __all__ = [
     "Accountant",
@@ -61,6 +62,17 @@ _ACCOUNTANTS = ("rdp", "pld")
 # Largest noise multiplier calibration tries before declaring a budget unreachable.
 _MAX_NOISE_MULTIPLIER = 1000.0
 _LEDGER_FORMAT = "edgeml.privacy.Ledger/1"
+
+
+def _dp_accounting() -> Any:
+    """Import dp-accounting on first use.
+
+    It loads scipy.signal, scipy.optimize and scipy.stats (about 0.6 s), which
+    ``import edgeml.privacy`` should not pay for.
+    """
+    import dp_accounting
+
+    return dp_accounting
 
 
 def _check_accountant(owner: str, accountant: object) -> Accountant:
@@ -172,15 +184,17 @@ def dpsgd_event(
     >>> dpsgd_event(noise_multiplier=1.0, sampling_rate=0.01, steps=10)
     SelfComposedDpEvent(event=PoissonSampledDpEvent(sampling_probability=0.01, event=GaussianDpEvent(noise_multiplier=1.0)), count=10)
     """  # noqa: E501
-    gaussian = dp_accounting.GaussianDpEvent(float(noise_multiplier))
-    sampled = dp_accounting.PoissonSampledDpEvent(float(sampling_rate), gaussian)
-    return dp_accounting.SelfComposedDpEvent(sampled, int(steps))
+    dp = _dp_accounting()
+    gaussian = dp.GaussianDpEvent(float(noise_multiplier))
+    sampled = dp.PoissonSampledDpEvent(float(sampling_rate), gaussian)
+    return dp.SelfComposedDpEvent(sampled, int(steps))
 
 
 def _new_accountant(accountant: Accountant) -> dp_accounting.PrivacyAccountant:
+    dp = _dp_accounting()
     if accountant == "rdp":
-        return dp_accounting.rdp.RdpAccountant()
-    return dp_accounting.pld.PLDAccountant()
+        return dp.rdp.RdpAccountant()
+    return dp.pld.PLDAccountant()
 
 
 class _DropConvergenceNotes(logging.Filter):
@@ -522,7 +536,7 @@ def _event_to_dict(event: dp_accounting.DpEvent) -> dict[str, Any]:
 
 
 def _value_to_json(value: Any) -> Any:
-    if isinstance(value, dp_accounting.DpEvent):
+    if isinstance(value, _dp_accounting().DpEvent):
         return _event_to_dict(value)
     if isinstance(value, (list, tuple)):
         return [_value_to_json(v) for v in value]
@@ -531,11 +545,12 @@ def _value_to_json(value: Any) -> Any:
 
 def _event_from_dict(data: Mapping[str, Any]) -> dp_accounting.DpEvent:
     kind = data.get("type")
-    cls = getattr(dp_accounting.dp_event, str(kind), None)
-    if not (isinstance(cls, type) and issubclass(cls, dp_accounting.DpEvent)):
+    dp = _dp_accounting()
+    cls = getattr(dp.dp_event, str(kind), None)
+    if not (isinstance(cls, type) and issubclass(cls, dp.DpEvent)):
         raise DataError(f"Unknown dp-accounting event type {kind!r} in a saved ledger.")
     fields = {k: _value_from_json(v) for k, v in data.items() if k != "type"}
-    return cls(**fields)  # type: ignore[no-any-return]
+    return cls(**fields)
 
 
 def _value_from_json(value: Any) -> Any:
@@ -715,7 +730,7 @@ class Ledger:
                 "Ledger.record takes either event=... or noise_multiplier/sampling_rate/steps, "
                 "not both. Fix: build the event with edgeml.privacy.dpsgd_event(...) or drop it."
             )
-        elif not isinstance(event, dp_accounting.DpEvent):
+        elif not isinstance(event, _dp_accounting().DpEvent):
             raise invalid_argument(
                 "Ledger.record",
                 "event",

@@ -13,13 +13,13 @@ pytestmark = pytest.mark.compat
 HEAVY = ("tensorflow", "keras", "tf_keras", "tensorflow_model_optimization")
 
 
-def _heavy_modules_after(statement: str) -> list[str]:
+def _heavy_modules_after(statement: str, heavy: tuple[str, ...] = HEAVY) -> list[str]:
     code = f"{statement}\nimport json, sys\nprint(json.dumps(sorted(sys.modules)))"
     out = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=120
     )
     loaded = json.loads(out.stdout.strip().splitlines()[-1])
-    return [m for m in loaded if m.split(".")[0] in HEAVY]
+    return [m for m in loaded if m.split(".")[0] in heavy]
 
 
 def test_privacy_package_and_accounting_load_no_tensorflow() -> None:
@@ -32,6 +32,16 @@ def test_privacy_package_and_accounting_load_no_tensorflow() -> None:
     assert _heavy_modules_after(statement) == []
 
 
+def test_dp_accounting_loads_only_when_something_is_computed() -> None:
+    # dp-accounting pulls in scipy.signal/optimize/stats (about 0.6 s of imports).
+    assert _heavy_modules_after("import edgeml.privacy.accounting", ("dp_accounting",)) == []
+    computed = (
+        "import edgeml.privacy as p\n"
+        "p.epsilon(noise_multiplier=1.0, sampling_rate=0.1, steps=2, delta=1e-5)"
+    )
+    assert "dp_accounting" in _heavy_modules_after(computed, ("dp_accounting",))
+
+
 def test_public_names_are_listed_and_resolve() -> None:
     import edgeml.privacy as privacy
 
@@ -42,7 +52,6 @@ def test_public_names_are_listed_and_resolve() -> None:
             "poisson_batches",
             "validate_model",
             "PrivacyState",
-            "PrivacyBudgetCallback",
         }:
             continue  # DP-SGD names load TensorFlow; tested in test_dpsgd.py
         assert getattr(privacy, name) is not None
