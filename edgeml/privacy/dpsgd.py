@@ -782,6 +782,12 @@ def make_private(
     return model
 
 
+def _steps_per_execution(model: Any) -> int:
+    """Return the steps one compiled train call runs (Keras 3: an int; Keras 2: a variable)."""
+    value = getattr(model, "steps_per_execution", None)
+    return 1 if value is None else int(np.asarray(value))
+
+
 def _make_fit(model: Any, state: PrivacyState, flavor: KerasFlavor) -> Any:
     original_fit = model.fit
 
@@ -804,6 +810,14 @@ def _make_fit(model: Any, state: PrivacyState, flavor: KerasFlavor) -> Any:
                 "Training more would break the promise."
             )
         per_example_loss(model, flavor)  # refuse batch-reduced Loss objects before tracing
+        steps_per_execution = _steps_per_execution(model)
+        if state.max_steps is not None and steps_per_execution > 1:
+            raise ConfigError(
+                f"compile(steps_per_execution={steps_per_execution}) runs "
+                f"{steps_per_execution} DP-SGD steps between the checks that stop training "
+                "at the privacy budget, so the spent epsilon could exceed target_epsilon. "
+                "Fix: compile with steps_per_execution=1 (the default)."
+            )
         if kwargs.get("validation_split"):
             raise ConfigError(
                 "fit(validation_split=...) would hold out part of the examples that "

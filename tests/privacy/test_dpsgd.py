@@ -373,6 +373,32 @@ def test_training_stops_at_the_budget_and_refuses_more(K, caplog) -> None:
         model.fit(x, y, epochs=1, verbose=0)
 
 
+def test_several_steps_per_execution_are_refused_under_a_budget(K) -> None:
+    # Keras checks stop_training only between executions: with 4 steps per execution a
+    # budget of 7 steps was overshot by one (epsilon 1.08 for a target of 1.0).
+    x = np.zeros((40, 3), "float32")
+    y = np.zeros(40, "int64")
+    model = K.Sequential([K.Input((3,)), K.layers.Dense(2)])
+    make_private(
+        model,
+        noise_multiplier=2.0,
+        target_epsilon=1.0,
+        l2_norm_clip=1.0,
+        delta=1e-3,
+        num_examples=40,
+        batch_size=8,
+        seed=0,
+    )
+    model.compile(optimizer="sgd", loss=_logits_loss(K), steps_per_execution=4)
+    with pytest.raises(ConfigError, match="steps_per_execution=4"):
+        model.fit(x, y, epochs=10, verbose=0)
+    assert model.privacy.steps == 0
+    model.compile(optimizer="sgd", loss=_logits_loss(K))
+    model.fit(x, y, epochs=10, verbose=0)
+    assert model.privacy.steps == model.privacy.max_steps
+    assert model.privacy.spent().epsilon <= 1.0
+
+
 def test_batch_norm_in_training_mode_is_refused_with_an_explanation(K) -> None:
     model = K.Sequential(
         [K.Input((4,)), K.layers.Dense(3), K.layers.BatchNormalization(), K.layers.Dense(2)]
