@@ -414,7 +414,7 @@ def _gaussian(generator: Any, count: int, std: float, dtype: Any) -> Any:
     draws, but with vectorised log/sin/cos: about 1.5x faster on CPU, which matters
     because drawing the noise is most of DP-SGD's extra cost for dense models. ``1 - u``
     lies in (0, 1], so no clamping is needed; as with TensorFlow's sampler, float32
-    uniforms cap the radius at about 5.8 standard deviations.
+    uniforms (multiples of 2^-23) cap the radius at about 5.6 standard deviations.
     """
     half = (count + 1) // 2
     uniform = generator.uniform([2, half], dtype=tf.float32)

@@ -250,6 +250,13 @@ def test_noise_standard_deviation_is_sigma_clip_over_batch() -> None:
 
     assert stats.kstest(values, "norm", args=(0.0, expected)).pvalue > 1e-3
     assert np.mean(np.abs(values) > 3 * expected) == pytest.approx(0.0027, abs=0.0006)
+    # Box-Muller gives pairs (r cos t, r sin t) laid out as the two halves of the draw; the
+    # two values of a pair must be independent (a reused angle or radius leaves the
+    # marginal Gaussian but correlates them). Zero correlation, also of the squares, within
+    # 5 standard errors (1 / sqrt(50000)).
+    first, second = np.split(values.astype(np.float64), 2)
+    assert abs(np.corrcoef(first, second)[0, 1]) < 5 / np.sqrt(first.size)
+    assert abs(np.corrcoef(first**2, second**2)[0, 1]) < 5 / np.sqrt(first.size)
 
 
 def test_noise_for_odd_sized_weights_has_the_right_shapes() -> None:
