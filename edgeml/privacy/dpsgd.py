@@ -21,7 +21,7 @@ import logging
 import math
 import secrets
 import types
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
@@ -250,6 +250,7 @@ class PrivacyState:
         sampling: str,
         ledger: Ledger,
         seed: int | None,
+        shared_ledger: bool = False,
     ) -> None:
         self.noise_multiplier = noise_multiplier
         self.l2_norm_clip = l2_norm_clip
@@ -263,6 +264,7 @@ class PrivacyState:
         self.accountant = accountant
         self.sampling = sampling
         self.ledger = ledger
+        self._shared_ledger = shared_ledger
         self._seed = seed
         self._fits = 0
         self._step_counter = tf.Variable(0, dtype=tf.int64, trainable=False, name="dp_steps")
@@ -341,7 +343,7 @@ class PrivacyState:
         return None if self._seed is None else self._seed * 1_000_003 + self._fits
 
 
-def _budget_callback(state: PrivacyState, flavor: KerasFlavor) -> Any:
+def _budget_callback(state: PrivacyState, flavor: KerasFlavor, stop_at: int | None) -> Any:
     """Build the Keras callback that stops training at the privacy budget.
 
     ``make_private``'s ``fit`` adds it automatically. After each step it compares the
@@ -354,6 +356,8 @@ def _budget_callback(state: PrivacyState, flavor: KerasFlavor) -> Any:
         The model's privacy state (``model.privacy``).
     flavor : KerasFlavor
         The model's Keras (the callback must derive from its ``Callback``).
+    stop_at : int or None
+        The step count (``state.steps``) at which to stop; ``None`` for no limit.
 
     Returns
     -------
@@ -367,15 +371,17 @@ def _budget_callback(state: PrivacyState, flavor: KerasFlavor) -> Any:
             self._announced = False
 
         def on_train_batch_end(self, batch: int, logs: Any = None) -> None:
-            if state.max_steps is not None and state.steps >= state.max_steps:
+            if stop_at is not None and state.steps >= stop_at:
                 self.model.stop_training = True
                 if not self._announced:
                     self._announced = True
                     logger.warning(
                         "Stopping training: %d DP-SGD steps reach the privacy budget "
-                        "(epsilon %.4g at delta %g); another step would exceed it.",
+                        "(target_epsilon %s, ledger budget %s, at delta %g); another step "
+                        "would exceed it.",
                         state.steps,
                         state.target_epsilon,
+                        state.ledger.budget,
                         state.delta,
                     )
 
@@ -547,6 +553,34 @@ def _max_steps_within(
         )
         return eps <= target
 
+    return _most_steps(fits, start)
+
+
+def _record_on_copy(ledger: Ledger, sigma: float, rate: float, steps: int) -> None:
+    """Record a DP-SGD run on a copy of ``ledger``: raises if it would exceed the budget."""
+    trial = Ledger.from_dict(ledger.to_dict())
+    trial.record(name="planned", noise_multiplier=sigma, sampling_rate=rate, steps=steps)
+
+
+def _ledger_steps(state: PrivacyState) -> int:
+    """Return the most further steps a shared ledger's budget allows (0 if none)."""
+
+    def fits(steps: int) -> bool:
+        try:
+            _record_on_copy(state.ledger, state.noise_multiplier, state.sampling_rate, steps)
+        except PrivacyBudgetExceeded:
+            return False
+        return True
+
+    return _most_steps(fits, state.steps_per_epoch)
+
+
+def _most_steps(fits: Callable[[int], bool], start: int) -> int:
+    """Return the largest step count for which the monotone ``fits`` holds (0 if none).
+
+    Doubles from ``start`` to bracket the answer, then bisects; only ever returns a
+    count that ``fits`` accepted.
+    """
     if not fits(1):
         return 0
     low = 1
@@ -619,8 +653,9 @@ def make_private(
         Bound the memory of per-example computations by processing this many examples
         at a time.
     ledger : Ledger, optional
-        Record each ``fit`` here (e.g. a ledger shared with DP aggregates); a new one
-        with ``budget=target_epsilon`` is made otherwise.
+        Record each ``fit`` here (e.g. a ledger shared with DP aggregates); ``fit``
+        stops before the ledger's budget would be exceeded. A new one with
+        ``budget=target_epsilon`` is made otherwise.
     seed : int, optional
         Makes sampling and noise reproducible, for tests only: a known seed lets anyone
         regenerate the noise. ``None`` uses secure, non-deterministic randomness.
@@ -740,14 +775,14 @@ def make_private(
                 )
     validate_model(model)
     plans = _ghost.plan_layers(model)
+    shared_ledger = ledger is not None
     if ledger is None:
         ledger = Ledger(delta=delta, accountant=accountant, budget=target_epsilon)
     elif ledger.budget is not None and (max_steps or planned):
         # Refuse now rather than after training, when the run could no longer be recorded.
-        trial = Ledger.from_dict(ledger.to_dict())
         steps = int(max_steps or planned or 0)
         try:
-            trial.record(name="planned", noise_multiplier=sigma, sampling_rate=rate, steps=steps)
+            _record_on_copy(ledger, sigma, rate, steps)
         except PrivacyBudgetExceeded as exc:
             raise PrivacyBudgetExceeded(
                 f"The planned training ({steps} steps at noise multiplier {sigma:.4g}) would "
@@ -767,6 +802,7 @@ def make_private(
         sampling=sampling,
         ledger=ledger,
         seed=seed,
+        shared_ledger=shared_ledger,
     )
     model.train_step = _make_train_step(model, state, flavor, plans, chunk_size)
     model.fit = _make_fit(model, state, flavor)
@@ -809,9 +845,21 @@ def _make_fit(model: Any, state: PrivacyState, flavor: KerasFlavor) -> Any:
                 f"{state.spent().epsilon:.4g} of the target {state.target_epsilon:g}. "
                 "Training more would break the promise."
             )
+        stop_at = state.max_steps
+        if state._shared_ledger and state.ledger.budget is not None:
+            # Other releases share the ledger's budget: stop where it would be exceeded,
+            # since a run the ledger refuses to record would go unaccounted.
+            affordable = _ledger_steps(state)
+            if affordable == 0:
+                raise PrivacyBudgetExceeded(
+                    f"The shared ledger's budget of {state.ledger.budget:g} does not allow "
+                    f"even one more step (it has spent {state.ledger.spent().epsilon:.4g})."
+                )
+            ledger_stop = state.steps + affordable
+            stop_at = ledger_stop if stop_at is None else min(stop_at, ledger_stop)
         per_example_loss(model, flavor)  # refuse batch-reduced Loss objects before tracing
         steps_per_execution = _steps_per_execution(model)
-        if state.max_steps is not None and steps_per_execution > 1:
+        if stop_at is not None and steps_per_execution > 1:
             raise ConfigError(
                 f"compile(steps_per_execution={steps_per_execution}) runs "
                 f"{steps_per_execution} DP-SGD steps between the checks that stop training "
@@ -881,7 +929,7 @@ def _make_fit(model: Any, state: PrivacyState, flavor: KerasFlavor) -> Any:
             # Poisson batches vary in size; XLA would recompile the step for each size.
             model.jit_compile = False
             model.train_function = None
-        budget = _budget_callback(state, flavor)
+        budget = _budget_callback(state, flavor, stop_at)
         return original_fit(
             x,
             y,

@@ -690,3 +690,46 @@ def test_a_shared_ledger_refuses_a_run_that_would_exceed_its_budget() -> None:
     model.fit(x, y, epochs=1, verbose=0)
     assert len(ledger) == 2
     assert spent_before < ledger.spent().epsilon <= 2.0
+
+
+def test_training_stops_at_a_shared_ledgers_budget_and_is_recorded() -> None:
+    # Without target_epsilon or epochs only the shared ledger bounds the run; before the
+    # fix training ran all 300 steps (over the budget) and the ledger, refusing the
+    # record, silently left the run out.
+    from edgeml.privacy import Ledger
+
+    K = pytest.importorskip("keras")
+    ledger = Ledger(delta=1e-4, budget=2.0)
+    ledger.record(name="earlier release", noise_multiplier=2.0, sampling_rate=0.1, steps=20)
+    model = K.Sequential([K.Input((4,)), K.layers.Dense(2)])
+    make_private(
+        model,
+        noise_multiplier=3.0,
+        l2_norm_clip=1.0,
+        delta=1e-4,
+        batch_size=10,
+        num_examples=100,
+        ledger=ledger,
+        seed=0,
+    )
+    model.compile(optimizer="sgd", loss=_logits_loss(K))
+    x, y = np.zeros((100, 4), "float32"), np.zeros(100, "int64")
+    model.fit(x, y, epochs=30, verbose=0)
+    steps = model.privacy.steps
+    assert 0 < steps < 300
+    assert len(ledger) == 2
+    assert ledger.spent().epsilon <= 2.0
+
+    # Reference: dp-accounting on the two releases, one more step must exceed the budget.
+    import dp_accounting
+
+    def total(run_steps):
+        accountant = dp_accounting.rdp.RdpAccountant()
+        for sigma, count in ((2.0, 20), (3.0, run_steps)):
+            event = dp_accounting.PoissonSampledDpEvent(0.1, dp_accounting.GaussianDpEvent(sigma))
+            accountant.compose(dp_accounting.SelfComposedDpEvent(event, count))
+        return accountant.get_epsilon(1e-4)
+
+    assert total(steps) <= 2.0 < total(steps + 1)
+    with pytest.raises(PrivacyBudgetExceeded, match="shared ledger's budget"):
+        model.fit(x, y, epochs=1, verbose=0)
