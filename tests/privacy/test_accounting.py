@@ -284,6 +284,7 @@ def test_skipped_rdp_orders_do_not_flood_the_log(caplog) -> None:
     # At sigma < 1 and q = 0.1, dp-accounting logs a warning per skipped fractional order.
     with caplog.at_level(logging.WARNING):
         epsilon(noise_multiplier=0.9, sampling_rate=0.1, steps=10, delta=1e-5)
+        Ledger().record(name="run", noise_multiplier=0.9, sampling_rate=0.1, steps=10).spent()
     assert "failed to converge" not in caplog.text
 
 
