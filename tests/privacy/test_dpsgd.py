@@ -292,6 +292,56 @@ def test_poisson_batches_have_binomial_sizes_and_are_seeded() -> None:
         poisson_batches(x, y[:5], sampling_rate=0.1)
 
 
+def test_poisson_batches_include_each_example_independently() -> None:
+    # 50 examples, q = 0.2, 400 steps. Independence per example and per step means: each
+    # example's inclusion count is Binomial(400, 0.2) (mean 80, variance 64), and two
+    # examples (neighbours included) are in the same batch with probability q^2 = 0.04.
+    n, q, steps = 50, 0.2, 400
+    x = np.arange(n, dtype="float32")[:, None]
+    member = np.zeros((steps, n), bool)
+    for step, batch in enumerate(poisson_batches(x, sampling_rate=q, seed=5, steps=steps)):
+        member[step, batch.numpy()[:, 0].astype(int)] = True
+    counts = member.sum(0)
+    from scipy import stats
+
+    # Chi-square dispersion test of the counts against Binomial(400, 0.2) (scipy's chi2).
+    dispersion = np.sum((counts - steps * q) ** 2) / (steps * q * (1 - q))
+    assert stats.chi2.sf(dispersion, n) > 1e-3
+    assert stats.chi2.cdf(dispersion, n) > 1e-3
+    together = (member[:, :-1] & member[:, 1:]).mean()  # neighbours: 400 * 49 pairs
+    assert together == pytest.approx(q * q, abs=5 * np.sqrt(q * q * (1 - q * q) / (steps * 49)))
+    assert (member[1:] & member[:-1]).mean() == pytest.approx(q * q, abs=0.006)  # across steps
+
+
+def test_every_epoch_draws_new_poisson_batches(K) -> None:
+    x = np.arange(40, dtype="float32")[:, None].repeat(3, 1)
+    y = np.zeros(40, "int64")
+    model = K.Sequential([K.Input((3,)), K.layers.Dense(2)])
+    make_private(
+        model,
+        noise_multiplier=1.0,
+        l2_norm_clip=1.0,
+        delta=1e-3,
+        num_examples=40,
+        batch_size=8,
+        seed=0,
+    )
+    seen = []
+    private_step = model.train_step
+
+    def recording_step(data):
+        seen.append(tuple(sorted(data[0].numpy()[:, 0].astype(int).tolist())))
+        return private_step(data)
+
+    model.train_step = recording_step
+    model.compile(optimizer="sgd", loss=_logits_loss(K), run_eagerly=True)
+    model.fit(x, y, epochs=3, verbose=0)
+    assert len(seen) == model.privacy.steps == 15
+    # A restarted sampler would repeat epoch 1's batches (a repeat by chance: < 1e-10).
+    assert seen[:5] != seen[5:10] != seen[10:]
+    assert len({len(b) for b in seen}) > 1  # sizes vary: Poisson, not fixed batches
+
+
 def _digits():
     sklearn = pytest.importorskip("sklearn.datasets")
     from sklearn.model_selection import train_test_split
