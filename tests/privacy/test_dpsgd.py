@@ -64,6 +64,12 @@ def _norms(per_example):
     return np.array([np.sqrt(sum(float(np.sum(g**2)) for g in grads)) for grads in per_example])
 
 
+def _private(model, **kwargs):
+    """``make_private`` with the arguments most tests share (clip 1, sigma 1, seeded)."""
+    defaults = {"noise_multiplier": 1.0, "l2_norm_clip": 1.0, "delta": 1e-3, "seed": 0}
+    return make_private(model, **{**defaults, **kwargs})
+
+
 def _nested_model(K):
     inner = K.Sequential([K.Input((6,)), K.layers.Dense(4, activation="relu")])
     inputs = K.Input((6,))
@@ -211,11 +217,10 @@ def test_huge_clip_and_no_noise_is_plain_averaged_gradient_descent(K, regularize
         if regularized:
             loss += tf.add_n(model.losses)
     plain = [g.numpy() for g in tape.gradient(loss, model.trainable_weights)]
-    make_private(
+    _private(
         model,
         noise_multiplier=0.0,
         l2_norm_clip=1e6,
-        delta=1e-3,
         num_examples=16,
         batch_size=16,
         sampling="shuffle",
@@ -317,15 +322,7 @@ def test_every_epoch_draws_new_poisson_batches(K) -> None:
     x = np.arange(40, dtype="float32")[:, None].repeat(3, 1)
     y = np.zeros(40, "int64")
     model = K.Sequential([K.Input((3,)), K.layers.Dense(2)])
-    make_private(
-        model,
-        noise_multiplier=1.0,
-        l2_norm_clip=1.0,
-        delta=1e-3,
-        num_examples=40,
-        batch_size=8,
-        seed=0,
-    )
+    _private(model, num_examples=40, batch_size=8)
     seen = []
     private_step = model.train_step
 
@@ -372,15 +369,15 @@ def test_dp_accuracy_on_digits_at_epsilon_8_is_close_to_non_private() -> None:
     plain_acc = plain.evaluate(xte, yte, verbose=0)[1]
 
     seen_epochs = []
-    model = make_private(
+    model = _private(
         build(),
         target_epsilon=8.0,
         delta=1e-5,
-        l2_norm_clip=1.0,
         batch_size=64,
         num_examples=len(xtr),
         epochs=20,
         seed=1,
+        noise_multiplier=None,
     )
     model.compile(optimizer=K.optimizers.SGD(0.5), loss=_logits_loss(K), metrics=["accuracy"])
     history = model.fit(
@@ -408,15 +405,8 @@ def test_training_stops_at_the_budget_and_refuses_more(K, caplog) -> None:
     x = rng.normal(size=(100, 4)).astype("float32")
     y = rng.integers(0, 2, 100)
     model = K.Sequential([K.Input((4,)), K.layers.Dense(2)])
-    make_private(
-        model,
-        target_epsilon=2.0,
-        delta=1e-3,
-        l2_norm_clip=1.0,
-        batch_size=10,
-        num_examples=100,
-        epochs=2,
-        seed=0,
+    _private(
+        model, target_epsilon=2.0, batch_size=10, num_examples=100, epochs=2, noise_multiplier=None
     )
     model.compile(optimizer=K.optimizers.SGD(0.1), loss=_logits_loss(K))
     with caplog.at_level(logging.WARNING, logger="edgeml.privacy"):
@@ -436,16 +426,7 @@ def test_several_steps_per_execution_are_refused_under_a_budget(K) -> None:
     x = np.zeros((40, 3), "float32")
     y = np.zeros(40, "int64")
     model = K.Sequential([K.Input((3,)), K.layers.Dense(2)])
-    make_private(
-        model,
-        noise_multiplier=2.0,
-        target_epsilon=1.0,
-        l2_norm_clip=1.0,
-        delta=1e-3,
-        num_examples=40,
-        batch_size=8,
-        seed=0,
-    )
+    _private(model, noise_multiplier=2.0, target_epsilon=1.0, num_examples=40, batch_size=8)
     model.compile(optimizer="sgd", loss=_logits_loss(K), steps_per_execution=4)
     with pytest.raises(ConfigError, match="steps_per_execution=4"):
         model.fit(x, y, epochs=10, verbose=0)
@@ -461,14 +442,7 @@ def test_batch_norm_in_training_mode_is_refused_with_an_explanation(K) -> None:
         [K.Input((4,)), K.layers.Dense(3), K.layers.BatchNormalization(), K.layers.Dense(2)]
     )
     with pytest.raises(UnsupportedModelError, match="LayerNormalization or GroupNormalization"):
-        make_private(
-            model,
-            noise_multiplier=1.0,
-            l2_norm_clip=1.0,
-            delta=1e-5,
-            num_examples=1000,
-            batch_size=10,
-        )
+        _private(model, delta=1e-5, num_examples=1000, batch_size=10)
     model.layers[1].trainable = False  # frozen: runs in inference mode, no mixing
     assert validate_model(model, strict=False) == []
 
@@ -477,15 +451,7 @@ def test_batch_reduced_losses_are_refused(K) -> None:
     x = np.zeros((10, 4), "float32")
     y = np.zeros(10, "int64")
     model = K.Sequential([K.Input((4,)), K.layers.Dense(2)])
-    make_private(
-        model,
-        noise_multiplier=1.0,
-        l2_norm_clip=1.0,
-        delta=1e-3,
-        num_examples=10,
-        batch_size=5,
-        seed=0,
-    )
+    _private(model, num_examples=10, batch_size=5)
     model.compile(optimizer="sgd", loss=_logits_loss(K, "sum_over_batch_size"))
     with pytest.raises(ConfigError, match="reduction='none'"):
         model.fit(x, y, verbose=0)
@@ -532,14 +498,7 @@ def test_model_without_trainable_weights_is_refused() -> None:
     model = K.Sequential([K.Input((4,)), K.layers.Dense(2)])
     model.trainable = False
     with pytest.raises(UnsupportedModelError, match="no trainable weights"):
-        make_private(
-            model,
-            noise_multiplier=1.0,
-            l2_norm_clip=1.0,
-            delta=1e-4,
-            num_examples=200,
-            batch_size=20,
-        )
+        _private(model, delta=1e-4, num_examples=200, batch_size=20)
 
 
 def test_fit_refuses_data_that_breaks_the_accounting() -> None:
@@ -548,15 +507,7 @@ def test_fit_refuses_data_that_breaks_the_accounting() -> None:
     x = np.zeros((40, 4), "float32")
     y = np.zeros(40, "int64")
     model = K.Sequential([K.Input((4,)), K.layers.Dense(2)])
-    make_private(
-        model,
-        noise_multiplier=1.0,
-        l2_norm_clip=1.0,
-        delta=1e-3,
-        num_examples=40,
-        batch_size=8,
-        seed=0,
-    )
+    _private(model, num_examples=40, batch_size=8)
     model.compile(optimizer="sgd", loss=_logits_loss(K))
     with pytest.raises(ConfigError, match="not Poisson-sampled"):
         model.fit(tf.data.Dataset.from_tensor_slices((x, y)).batch(8), verbose=0)
@@ -605,15 +556,7 @@ def test_a_privately_trained_model_converts_to_tflite(tmp_path) -> None:
             K.layers.Dense(3),
         ]
     )
-    make_private(
-        model,
-        noise_multiplier=1.0,
-        l2_norm_clip=1.0,
-        delta=1e-3,
-        num_examples=60,
-        batch_size=10,
-        seed=0,
-    )
+    _private(model, num_examples=60, batch_size=10)
     model.compile(optimizer="sgd", loss=_logits_loss(K))
     model.fit(x, y, epochs=1, verbose=0)
     path = tmp_path / "private.tflite"
@@ -633,11 +576,10 @@ def test_sample_weights_scale_each_examples_loss_before_clipping() -> None:
     with tf.GradientTape() as tape:
         loss = tf.reduce_sum(_logits_loss(K)(y, model(x)) * weights) / 12.0
     expected = [g.numpy() for g in tape.gradient(loss, model.trainable_weights)]
-    make_private(
+    _private(
         model,
         noise_multiplier=0.0,
         l2_norm_clip=1e6,
-        delta=1e-3,
         num_examples=12,
         batch_size=12,
         sampling="shuffle",
@@ -686,15 +628,7 @@ def test_empty_poisson_batches_still_add_noise_and_count_as_steps() -> None:
     model = K.Sequential([K.Input((3,)), K.layers.Dense(2)])
     before = [w.numpy().copy() for w in model.trainable_weights]
     # q = 1/20: about a third of the batches are empty (0.95^20 = 0.36).
-    make_private(
-        model,
-        noise_multiplier=1.0,
-        l2_norm_clip=1.0,
-        delta=1e-3,
-        num_examples=20,
-        batch_size=1,
-        seed=0,
-    )
+    _private(model, num_examples=20, batch_size=1)
     model.compile(optimizer=K.optimizers.SGD(0.1), loss=_logits_loss(K), metrics=["accuracy"])
     history = model.fit(x, y, epochs=1, verbose=0)
     assert model.privacy.steps == 20
@@ -713,28 +647,26 @@ def test_a_shared_ledger_refuses_a_run_that_would_exceed_its_budget() -> None:
     spent_before = ledger.spent().epsilon
     model = K.Sequential([K.Input((4,)), K.layers.Dense(2)])
     with pytest.raises(PrivacyBudgetExceeded, match="planned training"):
-        make_private(
+        _private(
             model,
             target_epsilon=1.9,
             delta=1e-4,
-            l2_norm_clip=1.0,
             batch_size=10,
             num_examples=100,
             epochs=5,
             ledger=ledger,
+            noise_multiplier=None,
         )
     assert ledger.spent().epsilon == spent_before
     x, y = np.zeros((100, 4), "float32"), np.zeros(100, "int64")
-    make_private(
+    _private(
         model,
         noise_multiplier=3.0,
-        l2_norm_clip=1.0,
         delta=1e-4,
         batch_size=10,
         num_examples=100,
         epochs=1,
         ledger=ledger,
-        seed=0,
     )
     model.compile(optimizer="sgd", loss=_logits_loss(K))
     model.fit(x, y, epochs=1, verbose=0)
@@ -752,15 +684,8 @@ def test_training_stops_at_a_shared_ledgers_budget_and_is_recorded() -> None:
     ledger = Ledger(delta=1e-4, budget=2.0)
     ledger.record(name="earlier release", noise_multiplier=2.0, sampling_rate=0.1, steps=20)
     model = K.Sequential([K.Input((4,)), K.layers.Dense(2)])
-    make_private(
-        model,
-        noise_multiplier=3.0,
-        l2_norm_clip=1.0,
-        delta=1e-4,
-        batch_size=10,
-        num_examples=100,
-        ledger=ledger,
-        seed=0,
+    _private(
+        model, noise_multiplier=3.0, delta=1e-4, batch_size=10, num_examples=100, ledger=ledger
     )
     model.compile(optimizer="sgd", loss=_logits_loss(K))
     x, y = np.zeros((100, 4), "float32"), np.zeros(100, "int64")
