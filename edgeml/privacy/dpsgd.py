@@ -806,6 +806,7 @@ def make_private(
     )
     model.train_step = _make_train_step(model, state, flavor, plans, chunk_size)
     model.fit = _make_fit(model, state, flavor)
+    model.train_on_batch = _refuse_train_on_batch
     model.privacy = state
     logger.info(
         "DP-SGD: noise multiplier %.4g, clip %g, sampling rate %.4g, %s steps planned (%s)",
@@ -816,6 +817,15 @@ def make_private(
         [f"{p.name}:{p.kind.value}" for p in plans],
     )
     return model
+
+
+def _refuse_train_on_batch(*args: Any, **kwargs: Any) -> Any:
+    """Stand in for ``train_on_batch``, which would bypass what keeps the promise."""
+    raise ConfigError(
+        "train_on_batch on a private model would skip Poisson sampling, the stop at the "
+        "privacy budget and the ledger record, so the stated epsilon would not hold. Fix: "
+        "train with model.fit (pass steps_per_epoch= to run a few steps at a time)."
+    )
 
 
 def _steps_per_execution(model: Any) -> int:

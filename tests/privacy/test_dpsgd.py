@@ -517,6 +517,9 @@ def test_fit_refuses_data_that_breaks_the_accounting() -> None:
         model.fit(x, y, batch_size=16, verbose=0)
     with pytest.raises(ConfigError, match="validation_data"):
         model.fit(x, y, validation_split=0.2, verbose=0)
+    with pytest.raises(ConfigError, match="train_on_batch on a private"):
+        model.train_on_batch(x[:8], y[:8])
+    assert model.privacy.steps == 0
     # A Poisson dataset built by hand at the right rate is accepted.
     model.fit(poisson_batches(x, y, sampling_rate=8 / 40, seed=0), epochs=1, verbose=0)
     assert model.privacy.steps == 5
