@@ -12,6 +12,8 @@ import os
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 tf = pytest.importorskip("tensorflow")
 
@@ -21,8 +23,9 @@ from edgeml.errors import (  # noqa: E402
     PrivacyBudgetExceeded,
     UnsupportedModelError,
 )
-from edgeml.privacy import _ghost, _keras  # noqa: E402
+from edgeml.privacy import _ghost, _keras, epsilon  # noqa: E402
 from edgeml.privacy.dpsgd import (  # noqa: E402
+    _max_steps_within,
     _noisy_average,
     make_private,
     poisson_batches,
@@ -418,6 +421,23 @@ def test_training_stops_at_the_budget_and_refuses_more(K, caplog) -> None:
     assert len(model.privacy.ledger) == 1
     with pytest.raises(PrivacyBudgetExceeded, match="budget is spent"):
         model.fit(x, y, epochs=1, verbose=0)
+
+
+@settings(max_examples=10, deadline=None)
+@given(
+    target=st.floats(0.5, 8.0),
+    sigma=st.floats(0.8, 3.0),
+    rate=st.floats(0.005, 0.2),
+    start=st.integers(1, 500),
+)
+def test_the_budget_allows_exactly_the_steps_that_stay_within_it(target, sigma, rate, start):
+    steps = _max_steps_within(target, sigma, rate, 1e-5, "rdp", start)
+
+    def eps(count):
+        return epsilon(noise_multiplier=sigma, sampling_rate=rate, steps=count, delta=1e-5)
+
+    assert steps == 0 or eps(steps) <= target
+    assert eps(steps + 1) > target
 
 
 def test_several_steps_per_execution_are_refused_under_a_budget(K) -> None:
