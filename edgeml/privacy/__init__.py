@@ -17,7 +17,6 @@ True
 from __future__ import annotations
 
 import importlib
-import importlib.util
 from typing import Any
 
 from edgeml.privacy.accounting import Accountant as Accountant
@@ -30,7 +29,7 @@ from edgeml.privacy.accounting import noise_multiplier as noise_multiplier
 from edgeml.privacy.accounting import steps_for_epochs as steps_for_epochs
 
 # Names imported on first use: name -> defining module. DP-SGD needs TensorFlow.
-_LAZY_CANDIDATES: dict[str, str] = {
+_LAZY: dict[str, str] = {
     "PrivacyState": "edgeml.privacy.dpsgd",
     "make_private": "edgeml.privacy.dpsgd",
     "poisson_batches": "edgeml.privacy.dpsgd",
@@ -44,12 +43,6 @@ _LAZY_CANDIDATES: dict[str, str] = {
     "dp_mean": "edgeml.privacy.mechanisms",
     "dp_quantile": "edgeml.privacy.mechanisms",
     "dp_sum": "edgeml.privacy.mechanisms",
-}
-# Only modules that are installed (finding a spec imports nothing heavy).
-_LAZY = {
-    name: module
-    for name, module in _LAZY_CANDIDATES.items()
-    if importlib.util.find_spec(module) is not None
 }
 _SUBMODULES = frozenset({"accounting", "dpsgd", "mechanisms", "membership"})
 
