@@ -38,14 +38,16 @@ import dataclasses
 import math
 import secrets
 from collections.abc import Sequence
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
-import dp_accounting
 import numpy as np
 from scipy import special
 
 from edgeml._display import to_jsonable
 from edgeml.errors import DataError, invalid_argument
+
+if TYPE_CHECKING:  # imported on first use: dp_accounting pulls in much of scipy
+    import dp_accounting
 
 __all__ = [
     "DPResult",
@@ -105,6 +107,8 @@ class DPResult:
             sensitivity``, or a ``ComposedDpEvent`` of them when the release has several
             parts (a mean is a noisy sum and a noisy count).
         """
+        import dp_accounting
+
         events = []
         for _label, sensitivity, scale in self.parts:
             multiplier = scale / sensitivity

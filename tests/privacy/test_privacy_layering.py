@@ -34,7 +34,8 @@ def test_privacy_package_and_accounting_load_no_tensorflow() -> None:
 
 def test_dp_accounting_loads_only_when_something_is_computed() -> None:
     # dp-accounting pulls in scipy.signal/optimize/stats (about 0.6 s of imports).
-    assert _heavy_modules_after("import edgeml.privacy.accounting", ("dp_accounting",)) == []
+    for module in ("edgeml.privacy.accounting", "edgeml.privacy.mechanisms"):
+        assert _heavy_modules_after(f"import {module}", ("dp_accounting",)) == []
     computed = (
         "import edgeml.privacy as p\n"
         "p.epsilon(noise_multiplier=1.0, sampling_rate=0.1, steps=2, delta=1e-5)"
