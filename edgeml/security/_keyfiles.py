@@ -12,12 +12,12 @@ import base64
 import logging
 import os
 import stat
-import tempfile
 from pathlib import Path
 
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
+from edgeml._io import atomic_write
 from edgeml.errors import ConfigError, invalid_argument
 from edgeml.security._keys import (
     AnyKey,
@@ -111,25 +111,13 @@ def save_key(path: str | os.PathLike[str], key: AnyKey, *, overwrite: bool = Fal
             fix="pass overwrite=True to replace the key (artifacts sealed with the old key "
             "become unreadable)",
         )
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
     try:
-        os.fchmod(fd, mode)
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(content)
-            handle.flush()
-            os.fsync(handle.fileno())
-        if overwrite:
-            os.replace(tmp_name, target)
-        else:
-            try:
-                os.link(tmp_name, target)  # fails atomically if the target appeared
-            except FileExistsError as exc:
-                raise invalid_argument(
-                    "save_key", "path", str(target), "a path that does not exist yet"
-                ) from exc
-    finally:
-        Path(tmp_name).unlink(missing_ok=True)
-    return target
+        # exclusive: fails atomically if the target appeared since the check above
+        return atomic_write(target, content, mode=mode, exclusive=not overwrite)
+    except FileExistsError as exc:
+        raise invalid_argument(
+            "save_key", "path", str(target), "a path that does not exist yet"
+        ) from exc
 
 
 def load_key(path: str | os.PathLike[str]) -> AnyKey:
