@@ -231,8 +231,8 @@ def run_demo(
     started = time.perf_counter()
     folder = Path(out)
     folder.mkdir(parents=True, exist_ok=True)
-    result = DemoResult(out=folder)
-    summary, files = result.summary, result.files
+    summary: list[tuple[str, str]] = []
+    files: dict[str, str] = {}
 
     def write(role: str, name: str, content: bytes | str) -> None:
         atomic_write(folder / name, content)
