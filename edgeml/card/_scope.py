@@ -63,13 +63,15 @@ def _protection(value: object, part: str) -> Protection:
     )
 
 
-def _weights(privacy: Mapping[str, Any] | None) -> Protection:
+def _weights(privacy: Mapping[str, Any] | None, ledger: Mapping[str, Any] | None) -> Protection:
     if privacy is None or privacy.get("epsilon") is None:
         return Protection.none("no differential-privacy guarantee is given for the training")
+    # name the ledger's DP-SGD entries (make_private records "dp-sgd fit N")
+    names = [r["name"] for r in (ledger or {}).get("releases", []) if "dp-sgd" in r["name"]]
     return Protection.dp(
         privacy["epsilon"],
         privacy["delta"],
-        release="training",
+        release=", ".join(names) or "training",
         detail=f"DP-SGD ({privacy.get('accountant', 'unknown')} accountant)",
     )
 
@@ -105,9 +107,10 @@ def build_scope(
             "ModelCard.build", "protections", unknown[0], f"one of {list(PARTS)}"
         )
     parts: dict[str, Protection] = {}
+    ledger_dict = _ledger(ledger)
     privacy, conversion = sections.get("privacy"), sections.get("conversion")
     if privacy is not None or conversion is not None:
-        parts["weights"] = _weights(privacy)
+        parts["weights"] = _weights(privacy, ledger_dict)
     if conversion is not None:
         parts["quantization"] = _quantization(conversion, parts["weights"])
     if sections.get("drift_baseline") is not None:
@@ -130,7 +133,6 @@ def build_scope(
     ordered = {name: parts[name] for name in PARTS if name in parts}
     if not ordered:
         return None  # the card releases no statistic: nothing to scope
-    ledger_dict = _ledger(ledger)
     return {
         "covered": all(p.covered for p in ordered.values()),
         "headline": _headline(ordered, ledger_dict),
