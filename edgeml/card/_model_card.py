@@ -13,6 +13,7 @@ from edgeml import __version__
 from edgeml._display import to_jsonable
 from edgeml.card._scope import build_scope, check_scope
 from edgeml.errors import ModelFormatError, invalid_argument
+from edgeml.privacy.scope import Protection
 
 __all__ = ["CARD_FORMAT", "CARD_FORMAT_VERSION", "SECTIONS", "ModelCard"]
 
@@ -295,6 +296,8 @@ class ModelCard:
         converted: dict[str, Any] = {k: _section(v, k) for k, v in sections.items()}
         if "privacy_scope" not in fields:
             drift_protection = getattr(drift_baseline, "protection", None)
+            if not isinstance(drift_protection, Protection):
+                drift_protection = None
             fields["privacy_scope"] = build_scope(
                 converted,
                 fields.get("metrics") or {},

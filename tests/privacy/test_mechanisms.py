@@ -295,6 +295,29 @@ def test_releases_are_recorded_in_a_real_ledger_and_refused_over_budget() -> Non
     assert len(ledger.entries) == 1
 
 
+def test_ledgers_compose_discrete_releases_exactly_or_by_their_stated_epsilon() -> None:
+    from edgeml.privacy.accounting import Ledger
+
+    # PLD composes discrete Laplace events exactly: two epsilon-0.5 counts are epsilon 1
+    pld = Ledger(delta=1e-6, accountant="pld")
+    for name in ("a", "b"):
+        dp_count(10, epsilon=0.5, ledger=pld, name=name)
+    assert pld.spent().epsilon == pytest.approx(1.0, rel=1e-3)
+    # RDP composes zCDP events exactly (dp-accounting recomputes the same number) and
+    # adds a discrete Laplace release by basic composition of its stated epsilon
+    rdp = Ledger(delta=1e-5, accountant="rdp")
+    first = dp_count(10, epsilon=0.5, delta=1e-6, mechanism="gaussian", ledger=rdp, name="g1")
+    second = dp_count(10, epsilon=0.5, delta=1e-6, mechanism="gaussian", ledger=rdp, name="g2")
+    reference = dp_accounting.rdp.RdpAccountant()
+    reference.compose(first.dp_event())
+    reference.compose(second.dp_event())
+    zcdp_total = reference.get_epsilon(1e-5)
+    assert rdp.spent().epsilon == pytest.approx(zcdp_total, rel=1e-9)
+    dp_count(10, epsilon=0.25, ledger=rdp, name="laplace")
+    assert rdp.spent().epsilon == pytest.approx(zcdp_total + 0.25, rel=1e-9)
+    assert rdp.spent().accountant == "composition"
+
+
 class RecordingLedger:
     """The agreed interface: record(name=, event=, epsilon=, delta=)."""
 

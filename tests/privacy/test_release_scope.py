@@ -145,8 +145,9 @@ def test_release_audit_imports_no_tensorflow() -> None:
     code = (
         "import sys\n"
         "from edgeml.conversion.metadata import _tiny_model_for_examples\n"
-        "from edgeml.privacy import audit_release\n"
+        "from edgeml.privacy import audit_release, dp_baseline\n"
         "audit_release(_tiny_model_for_examples())\n"
+        "dp_baseline([[0.5]], lower=0.0, upper=1.0, epsilon=1.0)\n"
         "print(sorted(m for m in sys.modules if m.split('.')[0] in ('tensorflow', 'keras')))\n"
     )
     run = subprocess.run(
