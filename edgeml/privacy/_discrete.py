@@ -34,16 +34,19 @@ import math
 import secrets
 from collections.abc import Callable
 from fractions import Fraction
+from typing import Any
 
 __all__ = [
     "RandBelow",
     "discrete_gaussian",
     "discrete_gaussian_pmf",
     "discrete_laplace",
+    "discrete_laplace_event",
     "discrete_laplace_pmf",
     "gaussian_sigma",
     "laplace_scale",
     "zcdp_epsilon",
+    "zcdp_event",
 ]
 
 #: ``randbelow(n)`` returns a uniform integer in ``[0, n)``; ``secrets.randbelow`` by default.
@@ -207,17 +210,57 @@ def laplace_scale(sensitivity: int, epsilon: float) -> Fraction:
 def zcdp_epsilon(rho: float, delta: float) -> float:
     """Epsilon at ``delta`` of a ``rho``-zCDP mechanism, as dp-accounting's RDP accountant says.
 
+    ``rho``-zCDP is Renyi DP ``alpha * rho`` at every order ``alpha``, exactly the RDP
+    curve of a Gaussian event with noise multiplier ``1 / sqrt(2 rho)``; that event is
+    composed (so this works with every dp-accounting release, including those without
+    ``ZCDpEvent``) and converted as a ledger with the RDP accountant would.
+
     Examples
     --------
     >>> round(zcdp_epsilon(0.5, 1e-5), 3)
     4.729
     """
     import dp_accounting
-    from dp_accounting.dp_event import ZCDpEvent
 
     accountant = dp_accounting.rdp.RdpAccountant()
-    accountant.compose(ZCDpEvent(rho))
+    accountant.compose(dp_accounting.GaussianDpEvent(1 / math.sqrt(2 * rho)))
     return float(accountant.get_epsilon(delta))
+
+
+def zcdp_event(rho: float) -> Any:
+    """Return the dp-accounting event of a ``rho``-zCDP release.
+
+    ``ZCDpEvent(rho)`` where dp-accounting has it (0.5 and later); older releases get
+    ``UnsupportedDpEvent``, so a ledger adds the release's stated (epsilon, delta) by
+    basic composition. (A ``GaussianDpEvent`` would be wrong: a PLD accountant would
+    read it as the continuous Gaussian, which the discrete one does not always match.)
+
+    Examples
+    --------
+    >>> type(zcdp_event(0.1)).__name__ in ("ZCDpEvent", "UnsupportedDpEvent")
+    True
+    """
+    import dp_accounting
+
+    event = getattr(dp_accounting.dp_event, "ZCDpEvent", None)
+    return dp_accounting.UnsupportedDpEvent() if event is None else event(rho)
+
+
+def discrete_laplace_event(noise_parameter: float, sensitivity: int) -> Any:
+    """Return the dp-accounting event of a discrete Laplace release (see :func:`zcdp_event`).
+
+    Examples
+    --------
+    >>> type(discrete_laplace_event(1.0, 1)).__name__ in (
+    ...     "DiscreteLaplaceDpEvent", "UnsupportedDpEvent")
+    True
+    """
+    import dp_accounting
+
+    event = getattr(dp_accounting.dp_event, "DiscreteLaplaceDpEvent", None)
+    if event is None:
+        return dp_accounting.UnsupportedDpEvent()
+    return event(noise_parameter, int(sensitivity))
 
 
 def gaussian_sigma(sensitivity_squared: int, epsilon: float, delta: float) -> float:

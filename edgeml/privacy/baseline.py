@@ -52,8 +52,10 @@ from edgeml.errors import DataError, invalid_argument
 from edgeml.privacy._discrete import (
     discrete_gaussian,
     discrete_laplace,
+    discrete_laplace_event,
     gaussian_sigma,
     laplace_scale,
+    zcdp_event,
 )
 from edgeml.privacy.mechanisms import _check_budget, noise_source
 from edgeml.privacy.scope import Declared, Protection
@@ -115,12 +117,11 @@ class DPBaseline:
         ``ZCDpEvent(p / (2 sigma**2))``.
         """
         from dp_accounting import SelfComposedDpEvent
-        from dp_accounting.dp_event import DiscreteLaplaceDpEvent, ZCDpEvent
 
         p = self.histogram.n_features
         if self.mechanism == "laplace":
-            return SelfComposedDpEvent(DiscreteLaplaceDpEvent(1 / self.scale, 1), p)
-        return ZCDpEvent(p / (2 * self.scale**2))
+            return SelfComposedDpEvent(discrete_laplace_event(1 / self.scale, 1), p)
+        return zcdp_event(p / (2 * self.scale**2))
 
     def sample(self, n: int, *, seed: int | None = None) -> Declared:
         """Draw ``n`` rows from the noisy marginals, for int8 calibration.

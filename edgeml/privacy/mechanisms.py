@@ -62,8 +62,10 @@ from edgeml.privacy._discrete import (
     RandBelow,
     discrete_gaussian,
     discrete_laplace,
+    discrete_laplace_event,
     gaussian_sigma,
     laplace_scale,
+    zcdp_event,
 )
 
 if TYPE_CHECKING:  # imported on first use: dp_accounting pulls in much of scipy
@@ -135,16 +137,18 @@ class DPResult:
             ``DiscreteLaplaceDpEvent(1 / t, sensitivity)`` or ``ZCDpEvent(rho)`` with
             ``rho = sensitivity**2 / (2 sigma**2)``, or a ``ComposedDpEvent`` of them
             when the release has several parts (a mean is a noisy sum and a noisy count).
+            With dp-accounting older than 0.5, which lacks both events, the parts are
+            ``UnsupportedDpEvent`` and a ledger adds the stated epsilon and delta by
+            basic composition.
         """
         import dp_accounting
-        from dp_accounting.dp_event import DiscreteLaplaceDpEvent, ZCDpEvent
 
         events: list[dp_accounting.DpEvent] = []
         for _label, sensitivity, scale in self.parts:
             if self.mechanism == "laplace":
-                events.append(DiscreteLaplaceDpEvent(1 / scale, int(sensitivity)))
+                events.append(discrete_laplace_event(1 / scale, int(sensitivity)))
             else:
-                events.append(ZCDpEvent(sensitivity**2 / (2 * scale**2)))
+                events.append(zcdp_event(sensitivity**2 / (2 * scale**2)))
         return events[0] if len(events) == 1 else dp_accounting.ComposedDpEvent(events)
 
     def to_dict(self) -> dict[str, Any]:
@@ -260,7 +264,7 @@ def noise_source(owner: str, seed: int | np.random.Generator | None) -> tuple[Ra
     if seed is None:
         return secrets.randbelow, False
     if isinstance(seed, np.random.Generator):
-        return random.Random(int(seed.integers(2**63))).randrange, True
+        return random.Random(int(seed.integers(2**62))).randrange, True
     if isinstance(seed, (int, np.integer)) and not isinstance(seed, bool):
         return random.Random(int(seed)).randrange, True
     raise invalid_argument(owner, "seed", seed, "None, an int or a numpy Generator")

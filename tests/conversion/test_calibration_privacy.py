@@ -18,7 +18,7 @@ import pytest
 from edgeml.conversion import convert
 from edgeml.privacy import Ledger, audit_release, declare, dp_baseline
 
-pytestmark = pytest.mark.compat
+pytestmark = pytest.mark.tf
 
 
 def _quantization_item(model_bytes: bytes) -> Any:

@@ -17,7 +17,6 @@ import random
 import dp_accounting
 import numpy as np
 import pytest
-from dp_accounting.dp_event import DiscreteLaplaceDpEvent, ZCDpEvent
 from hypothesis import given
 from hypothesis import strategies as st
 from scipy import stats
@@ -42,6 +41,15 @@ from edgeml.privacy.mechanisms import (
 )
 
 pytestmark = pytest.mark.compat
+
+# dp-accounting 0.4.3 (the compat lane, pinned by tensorflow-privacy) has neither event;
+# there a release's dp_event() is UnsupportedDpEvent and ledgers use its stated epsilon.
+DiscreteLaplaceDpEvent = getattr(dp_accounting.dp_event, "DiscreteLaplaceDpEvent", None)
+ZCDpEvent = getattr(dp_accounting.dp_event, "ZCDpEvent", None)
+needs_discrete_events = pytest.mark.skipif(
+    DiscreteLaplaceDpEvent is None or ZCDpEvent is None,
+    reason="this dp-accounting has no DiscreteLaplaceDpEvent / ZCDpEvent",
+)
 
 DRAWS = 4000
 
@@ -123,7 +131,8 @@ def test_gaussian_sum_is_on_its_grid_with_discrete_gaussian_noise() -> None:
     draws = [int(u) - exact_units for u in units]
     assert chi_square_pvalue(draws, lambda k: discrete_gaussian_pmf(k, sigma)) > 1e-3
     assert results[0].parts == (("sum", 6, sigma),)
-    assert results[0].dp_event() == ZCDpEvent(36 / (2 * sigma**2))
+    if ZCDpEvent is not None:
+        assert results[0].dp_event() == ZCDpEvent(36 / (2 * sigma**2))
 
 
 def mironov_attack(release: float, scale: float) -> int | None:
@@ -183,13 +192,12 @@ def test_discrete_gaussian_sigma_is_tight_per_dp_accounting(epsilon: float, delt
     assert spent <= epsilon
     assert spent == pytest.approx(epsilon, rel=1e-4)
     # at least the continuous analytic Gaussian's sigma (zCDP is not tight), not much more
-    assert (
-        analytic_gaussian_sigma(epsilon, delta)
-        <= sigma
-        <= 1.25 * analytic_gaussian_sigma(epsilon, delta)
-    )
+    # (about 1.1x with dp-accounting 0.6's RDP conversion, 1.3x with 0.4.3's older one)
+    analytic = analytic_gaussian_sigma(epsilon, delta)
+    assert analytic <= sigma <= 1.35 * analytic
 
 
+@needs_discrete_events
 def test_discrete_events_have_the_stated_epsilon_per_dp_accounting() -> None:
     result = dp_sum([1.0, 2.0], lower=0, upper=4, epsilon=0.8, grid=0.25)
     event = result.dp_event()
@@ -231,11 +239,14 @@ def test_mean_splits_the_budget_over_a_centred_sum_and_a_count() -> None:
     values = np.array([1.0, 2.0, 3.0, 50.0])
     result = dp_mean(values, lower=0, upper=10, epsilon=1e9)
     assert result.value == pytest.approx(np.clip(values, 0, 10).mean(), abs=1e-9)
-    event = dp_mean(values, lower=0, upper=10, epsilon=2.0, grid=0.5).dp_event()
+    parts = dp_mean(values, lower=0, upper=10, epsilon=2.0, grid=0.5).parts
     # each half has epsilon 1: centred-sum sensitivity 5 = 10 grid steps, count 1
-    assert event == dp_accounting.ComposedDpEvent(
-        [DiscreteLaplaceDpEvent(1 / 10, 10), DiscreteLaplaceDpEvent(1.0, 1)]
-    )
+    assert parts == (("centred sum", 10, 10.0), ("count", 1, 1.0))
+    if DiscreteLaplaceDpEvent is not None:
+        event = dp_mean(values, lower=0, upper=10, epsilon=2.0, grid=0.5).dp_event()
+        assert event == dp_accounting.ComposedDpEvent(
+            [DiscreteLaplaceDpEvent(1 / 10, 10), DiscreteLaplaceDpEvent(1.0, 1)]
+        )
     gaussian = dp_mean(
         values, lower=0, upper=10, epsilon=2.0, delta=1e-6, mechanism="gaussian", grid=0.5
     )
@@ -251,8 +262,7 @@ def test_histogram_counts_with_bins_and_categories() -> None:
     result = dp_histogram(data, bins=edges, epsilon=1e9)
     expected = np.histogram(np.clip(data, -1, 1), bins=edges)[0]
     np.testing.assert_array_equal(result.value, expected)
-    event = result.dp_event()
-    assert (event.noise_parameter, event.sensitivity) == (pytest.approx(1e9, rel=1e-12), 1)
+    assert result.parts == (("histogram", 1, 1e-9),)
     cats = dp_histogram(["a", "b", "a", "z"], categories=["a", "b"], epsilon=1e9)
     np.testing.assert_array_equal(cats.value, [2, 1])
     assert cats.n_clipped == 1
@@ -264,7 +274,7 @@ def test_quantiles_from_one_histogram_cost_its_budget_once() -> None:
     # resolution is one bin (width 1); noise adds a little on top
     np.testing.assert_allclose(result.value, np.quantile(data, [0.1, 0.5, 0.9]), atol=1.5)
     assert result.epsilon == 1.0
-    assert result.dp_event() == DiscreteLaplaceDpEvent(1.0, 1)
+    assert result.parts == (("histogram", 1, 1.0),)
     assert isinstance(dp_quantile(data, 0.5, lower=0, upper=100, epsilon=1.0).value, float)
 
 
@@ -295,6 +305,7 @@ def test_releases_are_recorded_in_a_real_ledger_and_refused_over_budget() -> Non
     assert len(ledger.entries) == 1
 
 
+@needs_discrete_events
 def test_ledgers_compose_discrete_releases_exactly_or_by_their_stated_epsilon() -> None:
     from edgeml.privacy.accounting import Ledger
 
