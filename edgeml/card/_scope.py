@@ -46,6 +46,7 @@ PARTS: Mapping[str, str] = {
     "audit": "the audit section",
 }
 _CALIBRATED = ("int8", "int16x8")
+_SEEDED = "the noise was seeded: the guarantee does not hold against anyone who knows the seed"
 
 
 def _protection(value: object, part: str) -> Protection:
@@ -68,11 +69,11 @@ def _weights(privacy: Mapping[str, Any] | None, ledger: Mapping[str, Any] | None
         return Protection.none("no differential-privacy guarantee is given for the training")
     # name the ledger's DP-SGD entries (make_private records "dp-sgd fit N")
     names = [r["name"] for r in (ledger or {}).get("releases", []) if "dp-sgd" in r["name"]]
+    detail = f"DP-SGD ({privacy.get('accountant', 'unknown')} accountant)"
+    if privacy.get("noise_seeded"):
+        detail += f"; {_SEEDED}"
     return Protection.dp(
-        privacy["epsilon"],
-        privacy["delta"],
-        release=", ".join(names) or "training",
-        detail=f"DP-SGD ({privacy.get('accountant', 'unknown')} accountant)",
+        privacy["epsilon"], privacy["delta"], release=", ".join(names) or "training", detail=detail
     )
 
 
@@ -175,6 +176,9 @@ def _headline(parts: Mapping[str, Protection], ledger: Mapping[str, Any] | None)
         subject = (
             f"The weights are ({weights.epsilon:.4g}, {weights.delta:.4g})-differentially private."
         )
+    seeded = [_label(name) for name, p in parts.items() if _SEEDED in p.detail]
+    if seeded:
+        subject += f" For {', '.join(seeded)}, {_SEEDED}."
     if not uncovered:
         return subject
     return (

@@ -106,6 +106,12 @@ class DPBaseline:
             detail=(
                 f"discrete {self.mechanism} histogram over declared edges "
                 f"({self.histogram.n_features} features x {self.histogram.bins} bins)"
+                + (
+                    "; the noise was seeded: the guarantee does not hold against anyone who "
+                    "knows the seed"
+                    if self.seeded
+                    else ""
+                )
             ),
         )
 

@@ -154,3 +154,14 @@ def test_unknown_parts_and_kinds_are_refused() -> None:
     bad = {"covered": True, "headline": "", "ledger": None, "parts": {"weights": {}}}
     with pytest.raises(ConfigError, match="privacy_scope"):
         ModelCard("m", privacy_scope=bad)
+
+
+def test_seeded_noise_is_stated_next_to_the_guarantee() -> None:
+    seeded = {"epsilon": 1.0, "delta": 1e-5, "accountant": "rdp", "noise_seeded": True}
+    baseline = dp_baseline(X_TRAIN, lower=0.0, upper=1.0, epsilon=0.5, seed=0)
+    card = ModelCard.build("m", privacy=seeded, drift_baseline=baseline)
+    scope = card.privacy_scope
+    assert scope is not None
+    for part in ("weights", "drift_baseline"):
+        assert "does not hold against anyone who knows the seed" in scope["parts"][part]["detail"]
+    assert "For weights, drift baseline, the noise was seeded" in scope["headline"]
