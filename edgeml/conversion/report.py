@@ -109,6 +109,10 @@ class ConversionReport:
         built with the Flex delegate to run them.
     calibration_samples : int or None
         Number of representative samples used to calibrate ranges.
+    calibration_privacy : dict or None
+        What protects the calibrated ranges (an ``edgeml.privacy.Protection`` as a dict:
+        ``"dp"``, ``"public"``, ``"held-out"`` or ``"not protected"``); None without
+        calibration data.
     conversion_seconds : float or None
         Wall-clock time of the conversion.
     edgeml_version, tensorflow_version : str or None
@@ -133,6 +137,7 @@ class ConversionReport:
     quantized_op_fraction: float
     flex_ops: tuple[str, ...] = ()
     calibration_samples: int | None = None
+    calibration_privacy: dict[str, Any] | None = None
     conversion_seconds: float | None = None
     edgeml_version: str | None = None
     tensorflow_version: str | None = None
@@ -165,6 +170,10 @@ class ConversionReport:
             ["inputs", io_text(self.inputs)],
             ["outputs", io_text(self.outputs)],
             ["calibration samples", self.calibration_samples],
+            [
+                "calibration privacy",
+                (self.calibration_privacy or {}).get("protection", "no calibration data"),
+            ],
             ["conversion seconds", self.conversion_seconds],
             ["edgeml / tensorflow", f"{self.edgeml_version} / {self.tensorflow_version}"],
             ["sha256", self.sha256],
@@ -292,6 +301,7 @@ def analyze(model_bytes: bytes, conversion: Mapping[str, Any] | None = None) -> 
         quantized_op_fraction=round(quantized_fraction, 6),
         flex_ops=tuple(sorted(flex_ops)),
         calibration_samples=info.get("calibration_samples"),
+        calibration_privacy=info.get("calibration_privacy"),
         conversion_seconds=info.get("conversion_seconds"),
         edgeml_version=info.get("edgeml_version"),
         tensorflow_version=info.get("tensorflow_version"),
