@@ -186,12 +186,14 @@ class EdgeModel:
         known: tuple[dict[str, dict[str, Any]], Integrity] | None,
     ) -> EdgeModel:
         check_identifier(content)
-        interpreter, resolved = make_interpreter(content, num_threads, backend)
         if known is None:
+            # Before the interpreter sees it: altered weights or quantization parameters
+            # are reported as such, not as whatever the interpreter makes of them.
             integrity = verify_integrity(content)
             metadata = read_metadata(content)
         else:
             metadata, integrity = known
+        interpreter, resolved = make_interpreter(content, num_threads, backend)
         self = object.__new__(cls)
         self._content = content
         self.path = path
