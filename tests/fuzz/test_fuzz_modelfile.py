@@ -3,8 +3,9 @@
 Inputs are valid edgeml model files (built from LiteRT's schema, no TensorFlow) with
 bytes flipped, overwritten, truncated or inserted. Promises checked:
 
-- every ``edgeml.modelfile`` reader raises only edgeml errors (in process: it is pure
-  Python over the flatbuffer, so nothing can kill the process);
+- every ``edgeml.modelfile`` reader, and the conversion report's ``analyze``, raise only
+  edgeml errors (in process: they are pure Python over the flatbuffer, so nothing can
+  kill the process);
 - a model written with a hash never reads as "unverified" after one changed byte;
 - ``edgeml.load`` + ``predict`` raise only edgeml errors and never kill the process
   (run in child processes, the ``tests/runtime/fuzz_child.py`` pattern: a child that
@@ -27,6 +28,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from edgeml.conversion.report import analyze
 from edgeml.errors import EdgeMLError
 from edgeml.modelfile import (
     card_document,
@@ -79,7 +81,7 @@ def mutated(draw: st.DrawFn, base: bytes = BASE) -> bytes:
     return bytes(content)
 
 
-READERS = (read_metadata, list_metadata, read_entries, check_integrity, weights_sha256)
+READERS = (read_metadata, list_metadata, read_entries, check_integrity, weights_sha256, analyze)
 
 
 @FIXED
