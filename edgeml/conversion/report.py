@@ -25,7 +25,8 @@ from typing import Any
 
 from edgeml._display import html_table, markdown_table, to_jsonable
 from edgeml.errors import ModelFormatError
-from edgeml.modelfile._flatbuffer import check_identifier, flatbuffer_utils
+from edgeml.modelfile import CARD_ENTRY, list_metadata
+from edgeml.modelfile._flatbuffer import check_identifier, flatbuffer_utils, parsing
 
 __all__ = ["ConversionReport", "TensorInfo", "analyze"]
 
@@ -119,6 +120,11 @@ class ConversionReport:
         Versions that produced the model.
     warnings : tuple of str
         Problems found while checking the result.
+    card_bytes : int
+        Bytes the embedded model card adds to the file (stored compressed), 0 without one.
+    metadata_bytes : int
+        Bytes of every metadata entry together (the card, the ``edgeml`` entry and the
+        converter's own); ``bytes - metadata_bytes`` is roughly the model itself.
     """
 
     mode: str
@@ -142,6 +148,8 @@ class ConversionReport:
     edgeml_version: str | None = None
     tensorflow_version: str | None = None
     warnings: tuple[str, ...] = field(default=())
+    card_bytes: int = 0
+    metadata_bytes: int = 0
 
     def to_dict(self) -> dict[str, Any]:
         """Return a JSON-safe dict of every field."""
@@ -161,6 +169,8 @@ class ConversionReport:
             ["io", self.io],
             ["source", self.source],
             ["bytes", self.bytes],
+            ["of which metadata", self.metadata_bytes],
+            ["of which model card", self.card_bytes],
             ["gzip bytes", self.gzip_bytes],
             ["ops", ops],
             ["quantized op fraction", self.quantized_op_fraction],
@@ -248,9 +258,21 @@ def analyze(model_bytes: bytes, conversion: Mapping[str, Any] | None = None) -> 
         raise ModelFormatError(
             f"The TFLite flatbuffer cannot be parsed ({type(exc).__name__}: {exc})."
         ) from exc
+    with parsing():
+        return _report(content, model, utils, dict(conversion or {}))
+
+
+def _report(
+    content: bytes, model: Any, utils: ModuleType, info: dict[str, Any]
+) -> ConversionReport:
+    """Count ops and tensor types of a parsed model (see :func:`analyze`)."""
     op_names = [utils.opcode_to_name(model, i) for i in range(len(model.operatorCodes or []))]
     custom = [
-        (c.customCode.decode() if isinstance(c.customCode, bytes) else c.customCode)
+        (
+            c.customCode.decode("utf-8", "replace")
+            if isinstance(c.customCode, bytes)
+            else c.customCode
+        )
         for c in model.operatorCodes or []
     ]
     op_counts: Counter[str] = Counter()
@@ -282,7 +304,7 @@ def analyze(model_bytes: bytes, conversion: Mapping[str, Any] | None = None) -> 
                     float_ops.append(f"{name}#{index}")
             index += 1
     main = model.subgraphs[0]
-    info = dict(conversion or {})
+    entries = list_metadata(content)
     quantized_fraction = 1.0 - len(float_ops) / considered if considered else 0.0
     return ConversionReport(
         mode=str(info.get("mode", "unknown")),
@@ -306,4 +328,6 @@ def analyze(model_bytes: bytes, conversion: Mapping[str, Any] | None = None) -> 
         edgeml_version=info.get("edgeml_version"),
         tensorflow_version=info.get("tensorflow_version"),
         warnings=tuple(info.get("warnings", ())),
+        card_bytes=entries.get(CARD_ENTRY, 0),
+        metadata_bytes=sum(entries.values()),
     )
