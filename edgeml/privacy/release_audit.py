@@ -14,8 +14,8 @@ since the audit cannot tell what it holds.
 
 Examples
 --------
->>> from edgeml.conversion.metadata import _tiny_model_for_examples
->>> result = audit_release(_tiny_model_for_examples())
+>>> from edgeml.modelfile import example_model
+>>> result = audit_release(example_model())
 >>> result.covered, [item.part for item in result.items]
 (False, ['weights'])
 """
@@ -30,6 +30,7 @@ from typing import Any
 
 from edgeml._display import html_table, markdown_table
 from edgeml.errors import EdgeMLError, invalid_argument
+from edgeml.modelfile import quantized_activations, read_metadata
 from edgeml.privacy.scope import Protection
 
 __all__ = ["ReleaseAudit", "ReleaseItem", "audit_release"]
@@ -49,17 +50,7 @@ def _read_model(content: bytes) -> tuple[dict[str, dict[str, Any]], int]:
 
     The only place this module reads the file format; it needs no TensorFlow.
     """
-    # The file-format readers live in edgeml.conversion today (a layer above privacy);
-    # imported here only, so they can be repointed to a lower layer in one line.
-    from edgeml.conversion.metadata import read_metadata
-    from edgeml.conversion.report import analyze
-
-    documents = read_metadata(content)
-    report = analyze(content, {})
-    quantized = 0
-    for dtype in ("int8", "uint8", "int16"):
-        quantized += report.tensor_dtypes.get(dtype, 0) - report.weight_dtypes.get(dtype, 0)
-    return documents, max(quantized, 0)
+    return read_metadata(content), quantized_activations(content)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -272,8 +263,8 @@ def audit_release(path_or_bytes: str | os.PathLike[str] | bytes) -> ReleaseAudit
 
     Examples
     --------
-    >>> from edgeml.conversion.metadata import _tiny_model_for_examples
-    >>> audit_release(_tiny_model_for_examples()).uncovered[0].protection.detail
+    >>> from edgeml.modelfile import example_model
+    >>> audit_release(example_model()).uncovered[0].protection.detail
     'no model card states it'
     """
     if isinstance(path_or_bytes, (bytes, bytearray, memoryview)):
