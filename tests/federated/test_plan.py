@@ -33,7 +33,7 @@ def test_epsilon_equals_dp_accounting_called_directly(accountant, q, rounds):
 
 
 def _flower_epsilon(sampling, z, sample_size, population, rounds, delta):
-    from flwr.serverapp import PrivacyConfig, SamplingMethod, NeighboringRelation
+    from flwr.serverapp import NeighboringRelation, PrivacyConfig, SamplingMethod
     from flwr.supercore.privacy_accounting import GaussianPrivacyEvent
     from flwr.supercore.privacy_accounting.rdp_accountant import RdpAccountant
 

@@ -95,7 +95,9 @@ def test_simulation_runs_accounts_and_stops_at_the_budget():
     assert result.rounds[1].clip_norm != 0.5
     # A normal Keras model comes out, with the federated weights.
     model = result.model(model_fn())
-    assert all(np.array_equal(a, b) for a, b in zip(model.get_weights(), result.weights))
+    assert all(
+        np.array_equal(a, b) for a, b in zip(model.get_weights(), result.weights, strict=True)
+    )
     card = result.card("fleet")
     assert card.privacy["unit"].startswith("client-level")
     # Fleet drift: two devices answered with 200 rows each (noisy counts); feature 0 moved.

@@ -10,12 +10,12 @@ from scipy import stats
 
 pytest.importorskip("flwr", reason="Flower is not installed (pip install edgeml[federated])")
 
-from flwr.app import ArrayRecord, Error, Message, MetricRecord, RecordDict  # noqa: E402
-from flwr.serverapp.strategy import FedAvg  # noqa: E402
-from flwr.supercore.task_identity import TaskIdentity  # noqa: E402
+from flwr.app import ArrayRecord, Error, Message, MetricRecord, RecordDict
+from flwr.serverapp.strategy import FedAvg
+from flwr.supercore.task_identity import TaskIdentity
 
-from edgeml.federated import ClientLevelDP, DPFedAvg  # noqa: E402
-from edgeml.federated._replies import Screened, screen_replies  # noqa: E402
+from edgeml.federated import ClientLevelDP, DPFedAvg
+from edgeml.federated._replies import Screened, screen_replies
 
 
 @pytest.fixture
@@ -83,7 +83,7 @@ def test_average_is_sum_of_clipped_updates_over_expected_clients():
 
 
 def test_noise_std_on_the_average_is_z_c_over_qn():
-    strategy, dp = _strategy(noise_multiplier=1.3, clip_norm=0.7)
+    strategy, _ = _strategy(noise_multiplier=1.3, clip_norm=0.7)
     strategy.current = [np.zeros(200_000)]
     new = strategy.aggregate([])  # no client joined: the release is pure noise
     want = 1.3 * 0.7 / (0.4 * 10)
