@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["Exclusion", "Screened", "screen_replies"]
+__all__ = ["Exclusion", "Screened", "missing_replies", "screen_replies"]
 
 logger = logging.getLogger("edgeml")
 
@@ -122,3 +122,28 @@ def _weights_problem(
         if not np.isfinite(array).all():
             return f"weight {i} has NaN or infinite values"
     return None
+
+
+def missing_replies(
+    sampled: Iterable[int], replies: Sequence[Any], *, round_number: int
+) -> list[Exclusion]:
+    """Exclusions for sampled clients that sent no reply at all (dropped out, timed out).
+
+    Parameters
+    ----------
+    sampled : iterable of int
+        Node ids the round's messages went to.
+    replies : sequence of flwr.app.Message
+        What came back.
+    round_number : int
+        For the log.
+
+    Returns
+    -------
+    list of Exclusion
+    """
+    answered = {int(msg.metadata.src_node_id) for msg in replies}
+    missing = [node for node in sampled if node not in answered]
+    for node in missing:
+        logger.warning("round %d: node %d sent no reply (dropped out)", round_number, node)
+    return [Exclusion(node, "no reply before the timeout (dropped out)") for node in missing]

@@ -22,7 +22,7 @@ from flwr.serverapp.strategy import FedAvg, Strategy
 from edgeml._display import to_jsonable
 from edgeml.federated import _clipping
 from edgeml.federated._plan import ClientLevelDP
-from edgeml.federated._replies import Exclusion, Screened, screen_replies
+from edgeml.federated._replies import Exclusion, Screened, missing_replies, screen_replies
 
 __all__ = ["DPFedAvg", "RoundRecord", "SafeFedAvg"]
 
@@ -105,6 +105,7 @@ class SafeFedAvg(FedAvg):
         self.last_exclusions: tuple[Exclusion, ...] = ()
         self.last_sampled = 0
         self.last_used = 0
+        self.sampled_ids: list[int] = []
 
     def configure_train(
         self, server_round: int, arrays: ArrayRecord, config: ConfigRecord, grid: Grid
@@ -113,13 +114,16 @@ class SafeFedAvg(FedAvg):
         self.current = arrays.to_numpy_ndarrays()
         messages = list(super().configure_train(server_round, arrays, config, grid))
         self.last_sampled = len(messages)
+        self.sampled_ids = [int(m.metadata.dst_node_id) for m in messages]
         return messages
 
     def aggregate_train(
         self, server_round: int, replies: Iterable[Message]
     ) -> tuple[ArrayRecord | None, MetricRecord | None]:
         """Average the usable replies weighted by their example counts."""
+        replies = list(replies)
         usable, excluded = screen_replies(replies, self.current, round_number=server_round)
+        excluded += missing_replies(self.sampled_ids, replies, round_number=server_round)
         self.last_exclusions = tuple(excluded)
         self.last_used = len(usable)
         if not usable:
@@ -177,6 +181,7 @@ class DPFedAvg(Strategy):
         self.last_sampled = 0
         self.last_used = 0
         self.last_available = 0
+        self.sampled_ids: list[int] = []
         self.last_noise_std = 0.0
         self.last_clip_norm = dp.clip_norm
 
@@ -204,6 +209,7 @@ class DPFedAvg(Strategy):
         self.last_available = len(nodes)
         chosen = self.sample(nodes)
         self.last_sampled = len(chosen)
+        self.sampled_ids = chosen
         config["server-round"] = server_round
         logger.info(
             "round %d: Poisson sampling chose %d of %d clients (q=%g)",
@@ -256,7 +262,9 @@ class DPFedAvg(Strategy):
         self, server_round: int, replies: Iterable[Message]
     ) -> tuple[ArrayRecord | None, MetricRecord | None]:
         """Screen the replies, then release the noisy average (always, even if empty)."""
+        replies = list(replies)
         usable, excluded = screen_replies(replies, self.current, round_number=server_round)
+        excluded += missing_replies(self.sampled_ids, replies, round_number=server_round)
         self.last_exclusions = tuple(excluded)
         self.last_used = len(usable)
         new = self.aggregate(usable)

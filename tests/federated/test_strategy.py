@@ -119,3 +119,19 @@ def test_poisson_sampling_rate():
     result = stats.binomtest(sum(counts), 20 * 1000, 0.4)
     assert result.pvalue > 1e-4
     assert len(set(map(tuple, [strategy.sample(nodes) for _ in range(3)]))) == 3
+
+
+def test_a_silent_node_is_reported_and_the_round_still_released(flower_task):
+    strategy, dp = _strategy(noise_multiplier=1e-9, clip_norm=10.0)
+    strategy.current = [np.zeros(2, np.float32)]
+    strategy.sampled_ids = [1, 2, 3]
+    replies = [_reply(1, [np.array([1.0, 0.0], np.float32)]), _reply(2, error="crashed")]
+    arrays, _ = strategy.aggregate_train(7, replies)
+    reasons = {e.node_id: e.reason for e in strategy.last_exclusions}
+    assert set(reasons) == {2, 3}
+    assert "dropped out" in reasons[3]
+    assert "crashed" in reasons[2]
+    # The one usable update, divided by the expected (not the received) number of clients.
+    np.testing.assert_allclose(
+        arrays.to_numpy_ndarrays()[0], [1.0 / dp.expected_clients, 0.0], atol=1e-6
+    )
