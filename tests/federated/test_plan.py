@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import dp_accounting
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from edgeml.card import ModelCard
 from edgeml.errors import ConfigError
@@ -155,3 +157,24 @@ def test_card_records_the_client_level_guarantee():
     assert card.privacy["unit"].startswith("client-level")
     assert card.privacy["epsilon"] == pytest.approx(dp.epsilon())
     assert "one device's whole data" in card.privacy["statement"]
+
+
+@settings(max_examples=15)
+@given(
+    q=st.floats(0.01, 1.0),
+    rounds=st.integers(1, 200),
+    target=st.floats(0.5, 20.0),
+    adaptive=st.booleans(),
+)
+def test_calibrated_plans_never_exceed_their_target(q, rounds, target, adaptive):
+    try:
+        dp = ClientLevelDP(
+            num_clients=1000,
+            sampling_rate=q,
+            rounds=rounds,
+            target_epsilon=target,
+            adaptive=adaptive,
+        )
+    except ConfigError:  # refused up front (e.g. the adaptive count alone is too costly)
+        return
+    assert dp.epsilon() <= target
