@@ -220,6 +220,19 @@ def test_compress_merges_categories_below_three_sigma() -> None:
     back = mst.expand_codes(small, [keep], np.random.default_rng(0))
     assert back[[0, 2], 0].tolist() == [0, 2]
     assert set(back[[1, 3, 4], 0].tolist()) <= {1, 3, 4}
+    # with the noisy counts, a rare cell spreads like their projection onto the simplex
+    many = np.full((4000, 1), 2, dtype=np.int32)
+    spread = mst.expand_codes(many, [keep], np.random.default_rng(0), [m])[:, 0]
+    expected = project_simplex(np.array([2.0, -1.0, 5.0]) / 8.0, np.ones(3))
+    shares = [np.mean(spread == c) for c in (1, 3, 4)]
+    np.testing.assert_allclose(shares, expected, atol=0.03)
+
+
+def test_compress_keeps_a_column_whole_rather_than_erase_it() -> None:
+    m = Measurement((0,), np.array([100.0, 2.0, 1.0]), np.full(3, 2.0))
+    (out,), (keep,) = mst.compress([m], [3])
+    assert keep.all()
+    assert out is m
 
 
 def test_selection_with_large_epsilon_is_the_maximum_spanning_tree() -> None:

@@ -3,7 +3,8 @@
 1. :func:`measure` the 1-way marginal of every column with Gaussian noise;
 2. :func:`compress` each column's domain: categories whose noisy count is below three
    noise standard deviations are merged into one "rare" cell (post-processing of the
-   noisy counts, so free; sampling later spreads a rare cell uniformly over its members);
+   noisy counts, so free; sampling later spreads a rare cell over its members in
+   proportion to their noisy counts projected onto the simplex);
 3. :func:`select` a spanning tree over the columns: starting from a model of independent
    columns, each pair is scored by how badly independence explains it (the L1 distance
    between its true 2-way counts and the model's), and Kruskal's algorithm picks each
@@ -37,7 +38,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from edgeml.data.synthesis.estimation import Measurement, TreeModel, estimate
+from edgeml.data.synthesis.estimation import Measurement, TreeModel, estimate, project_simplex
 
 __all__ = [
     "NoiseScales",
@@ -189,8 +190,9 @@ def compress(
         keep = m.y >= 3.0 * sigma
         rare = int(size - keep.sum())
         supports.append(keep)
-        if rare <= 1:
-            # nothing to merge (a single rare category is its own cell)
+        if rare <= 1 or keep.sum() < 2:
+            # nothing to merge (a single rare category is its own cell), or merging would
+            # leave fewer than two cells and erase the column: keep it whole
             supports[-1] = np.ones(size, dtype=bool)
             out.append(m)
             continue
@@ -216,11 +218,17 @@ def compress_codes(codes: np.ndarray, supports: Sequence[np.ndarray]) -> np.ndar
 
 
 def expand_codes(
-    codes: np.ndarray, supports: Sequence[np.ndarray], rng: np.random.Generator
+    codes: np.ndarray,
+    supports: Sequence[np.ndarray],
+    rng: np.random.Generator,
+    one_way: Sequence[Measurement] | None = None,
 ) -> np.ndarray:
-    """Map compressed cells back to categories; a rare cell becomes one of its members,
-    uniformly at random.
-    """  # noqa: D205
+    """Map compressed cells back to categories.
+
+    A rare cell becomes one of its members, drawn in proportion to the members' noisy
+    1-way counts (``one_way``, before compression) projected onto the simplex, or
+    uniformly without them. Both use only released values: no privacy cost.
+    """
     out = np.empty_like(codes)
     for column, keep in enumerate(supports):
         kept, rare = np.flatnonzero(keep), np.flatnonzero(~keep)
@@ -229,7 +237,12 @@ def expand_codes(
         common = cells < len(kept)
         values[common] = kept[cells[common]]
         if rare.size:
-            values[~common] = rare[rng.integers(0, rare.size, int((~common).sum()))]
+            weights = np.full(rare.size, 1.0 / rare.size)
+            if one_way is not None:
+                y = one_way[column].y[rare]
+                scale = max(float(np.abs(y).sum()), 1e-12)
+                weights = project_simplex(y / scale, np.ones(rare.size))
+            values[~common] = rare[rng.choice(rare.size, int((~common).sum()), p=weights)]
         out[:, column] = values
     return out
 

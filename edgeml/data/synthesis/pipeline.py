@@ -295,6 +295,7 @@ def synthesize(
 
     # 1. noisy 1-way marginals, 2. compression, 3. private tree, 4. noisy 2-way marginals
     one_way = mst.measure(codes, sizes, [(i,) for i in range(d)], scales.sigma_one_way, rng)
+    one_way_full = one_way
     one_way, supports = mst.compress(one_way, sizes)
     small = mst.compress_codes(codes, supports)
     small_sizes = mst.compressed_sizes(supports)
@@ -304,7 +305,7 @@ def synthesize(
     # 5. consistent estimation on the tree, then ancestral sampling
     model = estimate(small_sizes, edges, one_way + two_way)
     count = rows_wanted if rows_wanted is not None else max(1, round(model.total))
-    synthetic = mst.expand_codes(model.sample(count, rng), supports, rng)
+    synthetic = mst.expand_codes(model.sample(count, rng), supports, rng, one_way_full)
 
     out: dict[str, np.ndarray] = {}
     position = {name: i for i, name in enumerate(domain.names)}
