@@ -10,6 +10,7 @@ categories), :mod:`~edgeml.data.synthesis.zcdp` (budget conversion),
 :mod:`~edgeml.data.synthesis.quality` (non-private utility measures).
 """
 
+from edgeml.data.synthesis.demo import demo_policy, demo_step
 from edgeml.data.synthesis.domain import ColumnDomain, SynthesisDomain, synthesis_domain
 from edgeml.data.synthesis.pipeline import mst_event, synthesize
 from edgeml.data.synthesis.quality import SynthesisQuality
@@ -21,6 +22,8 @@ __all__ = [
     "SynthesisDomain",
     "SynthesisQuality",
     "SynthesisReport",
+    "demo_policy",
+    "demo_step",
     "mst_event",
     "synthesis_domain",
     "synthesize",

@@ -280,10 +280,11 @@ def synthesize(
         raise ConfigError(
             f"synthesize: epsilon={epsilon:g} is too small for {n_real} rows and {d} columns: "
             f"each 1-way count gets Gaussian noise of standard deviation "
-            f"{scales.sigma_one_way:.3g} (2-way: {scales.sigma_two_way:.3g}), so noise alone "
-            f"would misplace about {noise_tvd:.0%} of each column's mass (expected total "
-            "variation distance) and the output would carry no signal. Fix: raise epsilon, "
-            "use fewer columns or coarser categories, or synthesize from more rows."
+            f"{scales.sigma_one_way:.3g} (2-way: {scales.sigma_two_way:.3g}), so the expected "
+            f"error of each column's histogram from noise alone is {noise_tvd:.3g} in total "
+            f"variation distance ({MAX_EXPECTED_NOISE_TVD:g} or more leaves no usable "
+            "signal). Fix: raise epsilon, use fewer columns or coarser categories, or "
+            "synthesize from more rows."
         )
     if ledger is not None:
         ledger.record(
