@@ -123,6 +123,8 @@ def test_ledger_is_charged_like_dp_accounting() -> None:
     reference = dp_accounting.rdp.RdpAccountant()
     reference.compose(training).compose(dp_accounting.ZCDpEvent(rho))
     assert ledger.spent().epsilon == pytest.approx(reference.get_epsilon(1e-6), rel=1e-6)
+    saved = Ledger.from_dict(json.loads(json.dumps(ledger.to_dict())))  # zCDP events persist
+    assert saved.spent().epsilon == pytest.approx(ledger.spent().epsilon)
 
 
 def test_ledger_refusal_releases_nothing() -> None:

@@ -273,3 +273,15 @@ def test_distance_to_closest_record_matches_cdist() -> None:
 
 def test_tvd_closed_form() -> None:
     assert tvd(np.array([1.0, 1.0, 2.0]), np.array([0.0, 1.0, 1.0])) == pytest.approx(0.25)
+
+
+def test_sampling_allocates_the_model_counts_within_rounding() -> None:
+    joint = tree_distribution(np.random.default_rng(5))
+    model = estimate((3, 4, 2), [(0, 1), (1, 2)], exact_measurements(joint, 10000.0))
+    codes = model.sample(5000, np.random.default_rng(0))
+    root = np.bincount(codes[:, 0], minlength=3)
+    assert np.abs(root - 5000 * model.marginal((0,))).max() <= 1  # n * p, rounded
+    for value in range(3):  # each parent group is split by the child's conditional
+        group = codes[codes[:, 0] == value, 1]
+        p = model.marginal((0, 1))[value] / model.marginal((0, 1))[value].sum()
+        assert np.abs(np.bincount(group, minlength=4) - len(group) * p).max() <= 1

@@ -192,29 +192,50 @@ class TreeModel:
         self._edge_marginals = dict(state[3])
 
     def sample(self, n_rows: int, rng: np.random.Generator) -> np.ndarray:
-        """Draw ``n_rows`` records by ancestral sampling (root first, then each child
-        given its parent).
+        """Draw ``n_rows`` records, root first, then each column given its parent.
+
+        Counts are allocated rather than drawn one record at a time: the root's
+        categories get ``n_rows * p`` records and each parent category's records are
+        split by the child's conditional distribution, rounded with randomized largest
+        remainders and shuffled (the "rounding" of private-pgm). The output then follows
+        the model with no more than rounding error, instead of adding multinomial
+        sampling noise on top of the privacy noise (which matters for small tables).
 
         Returns
         -------
         numpy.ndarray
             Category indices of shape ``(n_rows, n_columns)``.
-        """  # noqa: D205
+        """
         codes = np.empty((n_rows, len(self.sizes)), dtype=np.int32)
         for node in self.order:
             parent = self.parent[node]
-            u = rng.random(n_rows)
             if parent < 0:
-                cdf = np.cumsum(self._node_marginals[node])
-                codes[:, node] = np.searchsorted(cdf / cdf[-1], u, side="right")
-            else:
-                joint = self._edge_marginals[node]
-                cdf = np.cumsum(joint, axis=1)
-                cdf = cdf / cdf[:, -1:]
-                rows = cdf[codes[:, parent]]
-                codes[:, node] = np.sum(rows <= u[:, None], axis=1)
-            np.minimum(codes[:, node], self.sizes[node] - 1, out=codes[:, node])
+                codes[:, node] = _allocate(n_rows, self._node_marginals[node], rng)
+                continue
+            joint = self._edge_marginals[node]
+            for value in range(self.sizes[parent]):
+                rows = np.flatnonzero(codes[:, parent] == value)
+                if rows.size:
+                    codes[rows, node] = _allocate(rows.size, joint[value], rng)
         return codes
+
+
+def _allocate(count: int, weights: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Return ``count`` category indices in random order, category ``i`` appearing
+    ``count * p_i`` times rounded (``p = weights / sum``; randomized largest remainders).
+    """  # noqa: D205
+    total = float(weights.sum())
+    p = weights / total if total > 0 else np.full(len(weights), 1.0 / len(weights))
+    exact = count * p
+    counts = np.floor(exact).astype(np.int64)
+    left = count - int(counts.sum())
+    if left > 0:
+        fraction = exact - counts
+        extra = rng.choice(len(p), size=left, replace=False, p=fraction / fraction.sum())
+        counts[extra] += 1
+    values = np.repeat(np.arange(len(p), dtype=np.int32), counts)
+    rng.shuffle(values)
+    return values
 
 
 def noisy_total(measurements: Sequence[Measurement]) -> float:
