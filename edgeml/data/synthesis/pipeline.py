@@ -281,8 +281,9 @@ def synthesize(
             f"synthesize: epsilon={epsilon:g} is too small for {n_real} rows and {d} columns: "
             f"each 1-way count gets Gaussian noise of standard deviation "
             f"{scales.sigma_one_way:.3g} (2-way: {scales.sigma_two_way:.3g}), so the expected "
-            f"error of each column's histogram from noise alone is {noise_tvd:.3g} in total "
-            f"variation distance ({MAX_EXPECTED_NOISE_TVD:g} or more leaves no usable "
+            f"absolute noise summed over a column's histogram is {2 * noise_tvd:.3g} times "
+            "the number of rows (an expected total variation distance of "
+            f"{min(noise_tvd, 1.0):.2g}; {MAX_EXPECTED_NOISE_TVD:g} or more leaves no usable "
             "signal). Fix: raise epsilon, use fewer columns or coarser categories, or "
             "synthesize from more rows."
         )
