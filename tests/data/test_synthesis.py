@@ -248,3 +248,12 @@ def test_report_keeps_quality_out_of_the_release() -> None:
     assert full["guarantee"]["delta"] == 1e-6
     assert repr(report).startswith("SynthesisReport(epsilon=10")
     assert "not private" in report._repr_html_()
+
+
+def test_records_in_records_out() -> None:
+    table = chain_table(1500)
+    records = [{k: v[i] for k, v in table.items()} for i in range(1500)]
+    synthetic, report = run(table=records, n_rows=4, quality=False)
+    assert isinstance(synthetic, list)
+    assert len(synthetic) == report.rows_out == 4
+    assert all(sorted(row) == ["a", "b", "c", "d"] for row in synthetic)
