@@ -39,8 +39,9 @@ def demo_out(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
 
 def test_demo_prints_progress_and_a_summary_table(demo_out: tuple[Path, str]) -> None:
     _, stdout = demo_out
-    for step in range(1, 9):
-        assert f"{step}/8 " in stdout
+    for step in range(1, 10):
+        assert f"{step}/9 " in stdout
+    assert "| synthesize |" in stdout
     assert "| step | result |" in stdout
     assert "tampered copy refused: yes" in stdout
     assert "(covered: yes)" in stdout
@@ -212,7 +213,7 @@ def test_the_budget_split_is_one_ledger_recomputed_by_dp_accounting(
 def test_the_released_folder_holds_nothing_uncovered(demo_out: tuple[Path, str]) -> None:
     out, _ = demo_out
     result = audit_release(out)
-    assert result.skipped == ("internal",)
+    assert result.skipped == ("internal", "synthetic")
     assert sorted({item.file for item in result.items}) == [
         "model.tflite",
         "model.tflite.sealed",
@@ -220,6 +221,11 @@ def test_the_released_folder_holds_nothing_uncovered(demo_out: tuple[Path, str])
     ]
     assert result.uncovered == ()
     assert result.covered
+    # the synthetic copy ships its DP guarantee and leaves out the non-DP quality measures
+    report = json.loads((out / "synthetic" / "synthesis_report.json").read_text())
+    assert "quality" not in report
+    rows = json.loads((out / "synthetic" / "records.json").read_text())
+    assert set(rows) == {"age", "zip", "heart_rate", "steps"}  # nothing undeclared, no PII
     # what stays inside is exactly what must not ship
     internal = audit_release(out / "internal")
     assert not internal.covered
