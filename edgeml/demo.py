@@ -466,6 +466,14 @@ def run_demo(
     )
     model_bytes = embed_card(tflite, card)
     write("model", "model.tflite", model_bytes)
+    card_bytes = len(model_bytes) - tflite.report.bytes
+    summary.append(
+        (
+            "model file",
+            f"{len(model_bytes):,} bytes: the {quantization} model {tflite.report.bytes:,} + "
+            f"its compressed card {card_bytes:,}",
+        )
+    )
     write("model_card", "model_card.md", card.to_markdown())
     scope = card.privacy_scope or {}
     summary.append(

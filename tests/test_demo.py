@@ -9,6 +9,7 @@ claim. The ledger total is recomputed with dp-accounting from the saved events.
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -38,10 +39,18 @@ def demo_out(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
 
 
 def test_demo_prints_progress_and_a_summary_table(demo_out: tuple[Path, str]) -> None:
-    _, stdout = demo_out
+    out, stdout = demo_out
     for step in range(1, 10):
         assert f"{step}/9 " in stdout
     assert "| synthesize |" in stdout
+    sizes = re.search(
+        r"\| model file \| ([\d,]+) bytes: the int8 model ([\d,]+) \+ its compressed card ([\d,]+)",
+        stdout,
+    )
+    assert sizes is not None
+    total, model, card = (int(g.replace(",", "")) for g in sizes.groups())
+    assert total == model + card == (out / "model.tflite").stat().st_size
+    assert card < model  # the card never dominates a small model
     assert "| step | result |" in stdout
     assert "tampered copy refused: yes" in stdout
     assert "(covered: yes)" in stdout
