@@ -51,6 +51,7 @@ __all__ = [
 logger = logging.getLogger("edgeml.privacy")
 
 _SAMPLING_RATE_ATTR = "_edgeml_poisson_sampling_rate"
+_NUM_EXAMPLES_ATTR = "_edgeml_poisson_num_examples"
 
 
 # ----------------------------------------------------------------------------- sampling
@@ -139,6 +140,7 @@ def poisson_batches(
     counter = tf.data.Dataset.range(steps) if steps is not None else tf.data.Dataset.counter()
     dataset = counter.map(sample, num_parallel_calls=1).prefetch(2)
     setattr(dataset, _SAMPLING_RATE_ATTR, rate)
+    setattr(dataset, _NUM_EXAMPLES_ATTR, n)
     return dataset
 
 
@@ -648,7 +650,11 @@ def make_private(
         Accountant for calibration and reporting.
     sampling : {"poisson", "shuffle"}, default "poisson"
         ``"shuffle"`` trains on fixed-size shuffled batches instead; the guarantee then
-        says that its accounting assumes Poisson sampling.
+        says that its accounting assumes Poisson sampling. In that mode ``fit`` takes
+        only the training arrays (``len(x) == num_examples``) and batches and shuffles
+        them itself at ``batch_size``, so the rate it charges is the one it uses; a
+        ``tf.data.Dataset`` (whose batch size and rows cannot be checked) and
+        ``shuffle=False`` are refused.
     chunk_size : int, optional
         Bound the memory of per-example computations by processing this many examples
         at a time.
@@ -892,24 +898,47 @@ def _make_fit(model: Any, state: PrivacyState, flavor: KerasFlavor) -> Any:
                 fix="leave it out",
             )
         if isinstance(x, tf.data.Dataset):
+            if state.sampling == "shuffle":
+                raise ConfigError(
+                    "fit got a tf.data.Dataset under sampling='shuffle'. Its batch size and "
+                    "its rows (repeated or duplicated examples) cannot be checked, so the "
+                    f"sampling rate charged (batch_size / num_examples = "
+                    f"{state.sampling_rate:.6g}) could be far below what the dataset "
+                    "really does. Fix: pass the training arrays x and y (fit shuffles and "
+                    f"batches them at batch_size={state.batch_size} itself), or use "
+                    "sampling='poisson' with edgeml.privacy.poisson_batches(...)."
+                )
             rate = getattr(x, _SAMPLING_RATE_ATTR, None)
-            if rate is None and state.sampling != "shuffle":
+            if rate is None:
                 raise ConfigError(
                     "fit got a tf.data.Dataset that is not Poisson-sampled, but the privacy "
                     "accounting assumes Poisson sampling. Fix: pass arrays (fit samples "
                     "them itself), or edgeml.privacy.poisson_batches(x, y, sampling_rate="
                     f"{state.sampling_rate:.6g}), or make_private(..., sampling='shuffle') "
-                    "to knowingly train on shuffled batches."
+                    "and pass arrays to knowingly train on shuffled batches."
                 )
-            if rate is not None and not math.isclose(rate, state.sampling_rate):
+            if not math.isclose(rate, state.sampling_rate):
                 raise ConfigError(
                     f"The dataset is Poisson-sampled at rate {rate:g}, but make_private was "
                     f"set up for {state.sampling_rate:g} (batch_size / num_examples)."
                 )
-            if rate is not None:
-                steps_per_epoch = steps_per_epoch or state.steps_per_epoch
-                kwargs["shuffle"] = False
+            sampled_from = getattr(x, _NUM_EXAMPLES_ATTR, None)
+            if sampled_from != state.num_examples:
+                raise DataError(
+                    f"The dataset is Poisson-sampled from {sampled_from} examples but "
+                    f"make_private was told num_examples={state.num_examples}; the "
+                    "accounting would be wrong. Fix: sample the whole training set."
+                )
+            steps_per_epoch = steps_per_epoch or state.steps_per_epoch
+            kwargs["shuffle"] = False
         elif x is not None:
+            if not hasattr(x, "shape") or not hasattr(x, "__len__"):
+                raise ConfigError(
+                    f"fit got x of type {type(x).__name__}, whose number of examples and "
+                    "batching edgeml cannot check, so the privacy accounting could not be "
+                    "trusted. Fix: pass x and y as arrays (numpy or tf.Tensor), or a "
+                    "dataset from edgeml.privacy.poisson_batches(...)."
+                )
             n = len(x)
             if y is not None and n:
                 # Fail here, in plain Python, rather than deep inside a traced step.
@@ -934,6 +963,12 @@ def _make_fit(model: Any, state: PrivacyState, flavor: KerasFlavor) -> Any:
                 steps_per_epoch = steps_per_epoch or state.steps_per_epoch
                 kwargs["shuffle"] = False  # the batches are already random
             else:
+                if kwargs.get("shuffle", True) is not True and state.batch_size < n:
+                    raise ConfigError(
+                        "fit(shuffle=False) under sampling='shuffle' would train on the "
+                        "same fixed batches every epoch, which nothing in the accounting "
+                        "covers. Fix: leave shuffle at its default (True)."
+                    )
                 batch_size = state.batch_size
         if flavor.is_keras3 and getattr(model, "jit_compile", False):
             # Poisson batches vary in size; XLA would recompile the step for each size.

@@ -731,3 +731,47 @@ def test_training_stops_at_a_shared_ledgers_budget_and_is_recorded() -> None:
     assert total(steps) <= 2.0 < total(steps + 1)
     with pytest.raises(PrivacyBudgetExceeded, match="shared ledger's budget"):
         model.fit(x, y, epochs=1, verbose=0)
+
+
+def test_shuffle_mode_refuses_what_it_cannot_verify() -> None:
+    # Issue 12, defect 1: a dataset batched at N for 20 steps was charged q = B / N
+    # (epsilon 1.45) while each step really used every example (q = 1: epsilon 25.1).
+    K = pytest.importorskip("keras")
+    x = np.zeros((40, 4), "float32")
+    y = np.zeros(40, "int64")
+    model = K.Sequential([K.Input((4,)), K.layers.Dense(2)])
+    _private(model, num_examples=40, batch_size=8, sampling="shuffle")
+    model.compile(optimizer="sgd", loss=_logits_loss(K))
+    whole = tf.data.Dataset.from_tensor_slices((x, y)).batch(40).repeat(20)
+    with pytest.raises(ConfigError, match="cannot be checked"):
+        model.fit(whole, epochs=1, verbose=0)
+    with pytest.raises(ConfigError, match="shuffle=False"):
+        model.fit(x, y, shuffle=False, verbose=0)
+    with pytest.raises(ConfigError, match="cannot check"):
+        model.fit(iter([(x[:8], y[:8])]), verbose=0)
+    assert model.privacy.steps == 0
+    # What fit does itself is what it charges: ceil(40 / 8) batches of at most 8.
+    sizes = []
+    private_step = model.train_step
+
+    def recording_step(data):
+        sizes.append(int(data[0].shape[0]))
+        return private_step(data)
+
+    model.train_step = recording_step
+    model.compile(optimizer="sgd", loss=_logits_loss(K), run_eagerly=True)
+    model.fit(x, y, epochs=1, verbose=0)
+    assert sizes == [8] * 5 == [model.privacy.batch_size] * model.privacy.steps
+
+
+def test_a_poisson_dataset_must_sample_the_declared_training_set() -> None:
+    K = pytest.importorskip("keras")
+    x = np.zeros((40, 4), "float32")
+    y = np.zeros(40, "int64")
+    model = K.Sequential([K.Input((4,)), K.layers.Dense(2)])
+    _private(model, num_examples=40, batch_size=8)
+    model.compile(optimizer="sgd", loss=_logits_loss(K))
+    # The right rate, but drawn from 10 of the 40 examples.
+    with pytest.raises(DataError, match="from 10 examples"):
+        model.fit(poisson_batches(x[:10], y[:10], sampling_rate=0.2, seed=0), verbose=0)
+    assert model.privacy.steps == 0
