@@ -427,6 +427,10 @@ class Guarantee:
         DP-SGD steps taken, ``None`` when not applicable.
     releases : int
         How many releases (DP-SGD runs, DP aggregates) the guarantee covers.
+    noise_seeded : bool
+        Whether some noise was drawn from a seed the user chose (``insecure_noise_seed``)
+        instead of a secure generator: the guarantee then does not hold against anyone
+        who knows the seed, since they can regenerate the noise and subtract it.
 
     Examples
     --------
@@ -447,6 +451,7 @@ class Guarantee:
     steps: int | None = None
     l2_norm_clip: float | None = None
     releases: int = 1
+    noise_seeded: bool = False
 
     def __repr__(self) -> str:
         return (
@@ -501,6 +506,12 @@ class Guarantee:
             "composition": "dp-accounting plus basic composition of stated (epsilon, delta) pairs",
         }
         parts.append(f"Computed with {names.get(self.accountant, self.accountant)}.")
+        if self.noise_seeded:
+            parts.append(
+                "Warning: the noise was generated from a seed chosen by the user "
+                "(insecure_noise_seed); the guarantee does not hold against anyone who "
+                "knows the seed, who can regenerate the noise and remove it."
+            )
         if self.sampling == "shuffle":
             parts.append(
                 "Caution: batches were shuffled with a fixed size, but the accounting "
@@ -574,12 +585,15 @@ class LedgerEntry:
     epsilon, delta : float or None
         The (epsilon, delta) the release itself states, if any; used for basic
         composition when the accountant cannot handle ``event``.
+    noise_seeded : bool
+        Whether the release's noise came from a user-chosen seed (not secret).
     """
 
     name: str
     event: dp_accounting.DpEvent
     epsilon: float | None = None
     delta: float | None = None
+    noise_seeded: bool = False
 
     def to_dict(self) -> dict[str, Any]:
         """Return the entry as JSON-safe data (the event as a nested dict)."""
@@ -588,6 +602,7 @@ class LedgerEntry:
             "event": _event_to_dict(self.event),
             "epsilon": to_jsonable(self.epsilon),
             "delta": to_jsonable(self.delta),
+            "noise_seeded": self.noise_seeded,
         }
 
 
@@ -677,6 +692,7 @@ class Ledger:
         noise_multiplier: float | None = None,
         sampling_rate: float | None = None,
         steps: int | None = None,
+        noise_seeded: bool = False,
     ) -> Ledger:
         """Record one release; returns the ledger so calls can be chained.
 
@@ -694,6 +710,9 @@ class Ledger:
             The guarantee the release states on its own.
         noise_multiplier, sampling_rate, steps : optional
             A DP-SGD run (Poisson-sampled Gaussian mechanism, ``steps`` times).
+        noise_seeded : bool, default False
+            Whether the release's noise was reproducible from a user-chosen seed; the
+            ledger's total guarantee then says it does not hold against whoever knows it.
 
         Returns
         -------
@@ -742,7 +761,9 @@ class Ledger:
             epsilon = _check_positive("Ledger.record", "epsilon", epsilon, allow_zero=True)
         if delta is not None:
             delta = 0.0 if delta == 0 else _check_delta("Ledger.record", delta)
-        entry = LedgerEntry(name=name, event=event, epsilon=epsilon, delta=delta)
+        entry = LedgerEntry(
+            name=name, event=event, epsilon=epsilon, delta=delta, noise_seeded=bool(noise_seeded)
+        )
         if self._budget is not None:
             total = self._total([*self._entries, entry])
             if total.epsilon > self._budget:
@@ -812,6 +833,7 @@ class Ledger:
             accountant=how,
             sampling="composed",
             releases=len(entries),
+            noise_seeded=any(e.noise_seeded for e in entries),
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -843,6 +865,7 @@ class Ledger:
                     event=_event_from_dict(item["event"]),
                     epsilon=item.get("epsilon"),
                     delta=item.get("delta"),
+                    noise_seeded=bool(item.get("noise_seeded", False)),
                 )
             )
         return ledger

@@ -24,6 +24,7 @@ from edgeml.errors import (  # noqa: E402
     UnsupportedModelError,
 )
 from edgeml.privacy import _ghost, _keras, epsilon  # noqa: E402
+from edgeml.privacy._noise import NoiseSource  # noqa: E402
 from edgeml.privacy.dpsgd import (  # noqa: E402
     _max_steps_within,
     _noisy_average,
@@ -238,14 +239,13 @@ def test_huge_clip_and_no_noise_is_plain_averaged_gradient_descent(K, regularize
 
 
 def test_noise_standard_deviation_is_sigma_clip_over_batch() -> None:
-    generator = tf.random.Generator.from_seed(7)
     zeros = [tf.zeros([200, 500])]
     (noisy,) = _noisy_average(
         zeros,
         l2_norm_clip=2.0,
         noise_multiplier=1.5,
         expected_batch_size=40.0,
-        generator=generator,
+        source=NoiseSource(insecure_seed=7),
     )
     values = noisy.numpy().ravel()
     expected = 1.5 * 2.0 / 40.0
@@ -268,14 +268,13 @@ def test_noise_standard_deviation_is_sigma_clip_over_batch() -> None:
 
 
 def test_noise_for_odd_sized_weights_has_the_right_shapes() -> None:
-    generator = tf.random.Generator.from_seed(1)
     grads = [tf.zeros([3, 5]), tf.zeros([7])]
     noisy = _noisy_average(
         grads,
         l2_norm_clip=1.0,
         noise_multiplier=1.0,
         expected_batch_size=1.0,
-        generator=generator,
+        source=NoiseSource(),
     )
     assert [n.shape.as_list() for n in noisy] == [[3, 5], [7]]
     assert all(np.all(n.numpy() != 0) for n in noisy)
@@ -775,3 +774,39 @@ def test_a_poisson_dataset_must_sample_the_declared_training_set() -> None:
     with pytest.raises(DataError, match="from 10 examples"):
         model.fit(poisson_batches(x[:10], y[:10], sampling_rate=0.2, seed=0), verbose=0)
     assert model.privacy.steps == 0
+
+
+def test_a_seed_reproduces_sampling_but_never_the_noise_unless_asked_loudly(K) -> None:
+    # Issue 12, defect 6: make_private(seed=0) reproduced the noise bit for bit, so anyone
+    # who knew the seed could subtract it. Zero data and zero labels: with a zero kernel
+    # the clipped gradient is the same in every run, so weights differ only by noise.
+    x = np.zeros((20, 3), "float32")
+    y = np.zeros(20, "int64")
+
+    def train(**kwargs):
+        model = K.Sequential([K.Input((3,)), K.layers.Dense(2, kernel_initializer="zeros")])
+        _private(model, num_examples=20, batch_size=5, **kwargs)
+        model.compile(optimizer=K.optimizers.SGD(1.0), loss=_logits_loss(K))
+        model.fit(x, y, epochs=1, verbose=0)
+        return model, np.concatenate([w.numpy().ravel() for w in model.trainable_weights])
+
+    first, w1 = train(seed=0)
+    _, w2 = train(seed=0)
+    assert not np.allclose(w1, w2)  # same sampling seed, fresh secure noise
+    assert first.privacy.spent().noise_seeded is False
+    assert "seed" not in first.privacy.spent().statement()
+    seeded, w3 = train(seed=0, insecure_noise_seed=11)
+    _, w4 = train(seed=0, insecure_noise_seed=11)
+    np.testing.assert_array_equal(w3, w4)
+    spent = seeded.privacy.spent()
+    assert spent.noise_seeded is True
+    assert spent.to_dict()["noise_seeded"] is True
+    assert "does not hold against anyone who knows the seed" in spent.statement()
+    assert seeded.privacy.ledger.spent().noise_seeded is True
+    with pytest.raises(ConfigError, match="'insecure_noise_seed'"):
+        _private(
+            K.Sequential([K.Input((3,)), K.layers.Dense(2)]),
+            num_examples=20,
+            batch_size=5,
+            insecure_noise_seed="0",
+        )
