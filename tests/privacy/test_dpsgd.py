@@ -810,3 +810,75 @@ def test_a_seed_reproduces_sampling_but_never_the_noise_unless_asked_loudly(K) -
             batch_size=5,
             insecure_noise_seed="0",
         )
+
+
+def _batch_centring_layer(K, *, blocked=False):
+    """A custom layer that subtracts 50 times the batch mean: it mixes examples."""
+
+    class BatchCentre(K.layers.Layer):
+        def call(self, z):
+            mean = tf.reduce_mean(z, axis=0, keepdims=True)
+            return z - 50.0 * (tf.stop_gradient(mean) if blocked else mean)
+
+    return BatchCentre(name="centre")
+
+
+@pytest.mark.parametrize("blocked", [False, True])
+def test_a_layer_that_mixes_the_batch_is_refused_whatever_its_name(K, blocked) -> None:
+    # Issue 12, defect 5: only BatchNormalization and activity regularizers were known;
+    # this layer passed, and one example then moved the clipped sum by 1.43 C.
+    layers = [K.layers.Dense(3), _batch_centring_layer(K, blocked=blocked), K.layers.Dense(2)]
+    model = K.Sequential([K.Input((4,)), *layers])
+    with pytest.raises(UnsupportedModelError, match="mixes examples within a batch"):
+        _private(model, delta=1e-5, num_examples=1000, batch_size=10)
+    problems = validate_model(model, strict=False)
+    assert len(problems) == 1
+    assert "training mode" in problems[0]
+
+
+def test_the_mixing_check_sees_through_dropout_without_false_alarms(K) -> None:
+    # Random in training mode: the batch-vs-alone comparison cannot be exact, so the
+    # gradient of one example's output with respect to the other inputs is checked.
+    layers = [K.layers.Dense(8), K.layers.Dropout(0.3), _batch_centring_layer(K)]
+    mixing = K.Sequential([K.Input((4,)), *layers, K.layers.Dense(2)])
+    assert any("mixes examples" in p for p in validate_model(mixing, strict=False))
+    fine = [
+        K.Sequential([K.Input((4,)), K.layers.Dense(8), K.layers.Dropout(0.3), K.layers.Dense(2)]),
+        K.Sequential(
+            [
+                K.Input((6, 6, 2)),
+                K.layers.Conv2D(4, 3),
+                K.layers.LayerNormalization(),
+                K.layers.GaussianNoise(0.1),
+                K.layers.Flatten(),
+                K.layers.Dense(3),
+            ]
+        ),
+        K.Sequential(
+            [
+                K.Input((5,), dtype="int32"),
+                K.layers.Embedding(10, 3),
+                K.layers.Flatten(),
+                K.layers.Dense(2),
+            ]
+        ),
+    ]
+    for model in fine:
+        assert validate_model(model, strict=False) == []
+
+
+def test_normalization_adapted_on_the_data_is_flagged(K) -> None:
+    rng = np.random.default_rng(0)
+    data = rng.normal(3.0, 2.0, size=(50, 4)).astype("float32")
+    adapted = K.layers.Normalization(name="norm")
+    adapted.adapt(data)
+    model = K.Sequential([K.Input((4,)), adapted, K.layers.Dense(2)])
+    problems = validate_model(model, strict=False)
+    assert len(problems) == 1
+    assert "'norm'" in problems[0]
+    assert "adapt()" in problems[0]
+    assert validate_model(model, strict=False, public_statistics=["norm"]) == []
+    given = K.layers.Normalization(mean=[0.0] * 4, variance=[1.0] * 4)
+    assert (
+        validate_model(K.Sequential([K.Input((4,)), given, K.layers.Dense(2)]), strict=False) == []
+    )
