@@ -22,11 +22,12 @@ import math
 import secrets
 import types
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 
 from edgeml._optional import require
+from edgeml._typing import KerasModel, PrivateModel
 from edgeml.errors import (
     ConfigError,
     DataError,
@@ -563,17 +564,32 @@ def _budget_callback(state: PrivacyState, flavor: KerasFlavor, stop_at: int | No
         def on_train_begin(self, logs: Any = None) -> None:
             self._start = state.steps
             self._announced = False
+            params = getattr(self, "params", None) or {}
+            epochs, steps = params.get("epochs"), params.get("steps")
+            # The step count at which this fit ends by itself, when Keras knows it.
+            self._planned_end = self._start + epochs * steps if epochs and steps else None
 
         def on_train_batch_end(self, batch: int, logs: Any = None) -> None:
             if stop_at is not None and state.steps >= stop_at:
                 self.model.stop_training = True
                 if not self._announced:
                     self._announced = True
+                    if self._planned_end is not None and state.steps >= self._planned_end:
+                        logger.info(
+                            "Training finished as planned after %d DP-SGD steps, the most "
+                            "the privacy budget allows (target_epsilon %s, at delta %g).",
+                            state.steps,
+                            state.target_epsilon,
+                            state.delta,
+                        )
+                        return
+                    planned = "" if self._planned_end is None else f" of {self._planned_end}"
                     logger.warning(
-                        "Stopping training: %d DP-SGD steps reach the privacy budget "
-                        "(target_epsilon %s, ledger budget %s, at delta %g); another step "
-                        "would exceed it.",
+                        "Stopping training early: %d%s planned DP-SGD steps reach the "
+                        "privacy budget (target_epsilon %s, ledger budget %s, at delta %g); "
+                        "another step would exceed it.",
                         state.steps,
+                        planned,
                         state.target_epsilon,
                         state.ledger.budget,
                         state.delta,
@@ -785,7 +801,7 @@ def _most_steps(fits: Callable[[int], bool], start: int) -> int:
 
 
 def make_private(
-    model: Any,
+    model: KerasModel,
     *,
     l2_norm_clip: float,
     delta: float,
@@ -801,7 +817,7 @@ def make_private(
     seed: int | None = None,
     insecure_noise_seed: int | None = None,
     public_statistics: Sequence[str] = (),
-) -> Any:
+) -> PrivateModel:
     """Make a Keras model train with DP-SGD; returns the same model, changed in place.
 
     Give the privacy you promise (``target_epsilon``, ``delta``) and the training plan
@@ -866,7 +882,8 @@ def make_private(
     -------
     keras.Model
         ``model``, with a private ``train_step``, a Poisson-sampling ``fit`` and a
-        ``privacy`` attribute.
+        ``privacy`` attribute; typed as :class:`edgeml._typing.PrivateModel` so that IDEs
+        know about ``model.privacy``.
 
     Raises
     ------
@@ -1008,10 +1025,11 @@ def make_private(
         insecure_noise_seed=_check_seed(owner, "insecure_noise_seed", insecure_noise_seed),
     )
     state._noise_values = sum(int(np.prod(w.shape)) for w in model.trainable_weights)
-    model.train_step = _make_train_step(model, state, flavor, plans, chunk_size)
-    model.fit = _make_fit(model, state, flavor)
-    model.train_on_batch = _refuse_train_on_batch
-    model.privacy = state
+    target: Any = model  # Keras models take new attributes; the protocol does not say so
+    target.train_step = _make_train_step(model, state, flavor, plans, chunk_size)
+    target.fit = _make_fit(model, state, flavor)
+    target.train_on_batch = _refuse_train_on_batch
+    target.privacy = state
     if state.noise_seeded:
         logger.warning(
             "DP-SGD noise is reproducible from insecure_noise_seed: anyone who knows the "
@@ -1026,7 +1044,7 @@ def make_private(
         planned,
         [f"{p.name}:{p.kind.value}" for p in plans],
     )
-    return model
+    return cast(PrivateModel, model)
 
 
 def _refuse_train_on_batch(*args: Any, **kwargs: Any) -> Any:
@@ -1036,6 +1054,29 @@ def _refuse_train_on_batch(*args: Any, **kwargs: Any) -> Any:
         "privacy budget and the ledger record, so the stated epsilon would not hold. Fix: "
         "train with model.fit (pass steps_per_epoch= to run a few steps at a time)."
     )
+
+
+def _class_weights(y: Any, class_weight: Any, sample_weight: Any) -> Any:
+    """Turn ``class_weight`` into per-example weights (times ``sample_weight``), as Keras.
+
+    One-hot labels (last axis > 1) are read with argmax, others as integer classes.
+    """
+    labels = np.asarray(y)
+    if labels.ndim > 1 and labels.shape[-1] > 1:
+        labels = np.argmax(labels, axis=-1)
+    labels = np.rint(labels.reshape(len(labels), -1)[:, 0]).astype(np.int64)
+    try:
+        weights = np.array([float(class_weight[int(c)]) for c in labels], dtype=np.float32)
+    except KeyError as exc:
+        raise invalid_argument(
+            "fit",
+            "class_weight",
+            class_weight,
+            f"a weight for every class in y (class {exc.args[0]} has none)",
+        ) from exc
+    if sample_weight is not None:
+        weights = weights * np.asarray(sample_weight, dtype=np.float32).reshape(len(weights))
+    return weights
 
 
 def _steps_per_execution(model: Any) -> int:
@@ -1077,7 +1118,7 @@ def _make_fit(model: Any, state: PrivacyState, flavor: KerasFlavor) -> Any:
                 )
             ledger_stop = state.steps + affordable
             stop_at = ledger_stop if stop_at is None else min(stop_at, ledger_stop)
-        per_example_loss(model, flavor)  # refuse batch-reduced Loss objects before tracing
+        per_example_loss(model, flavor)  # refuse a missing or multi-output loss before tracing
         steps_per_execution = _steps_per_execution(model)
         if stop_at is not None and steps_per_execution > 1:
             raise ConfigError(
@@ -1155,6 +1196,9 @@ def _make_fit(model: Any, state: PrivacyState, flavor: KerasFlavor) -> Any:
                 )
             if y is None:
                 raise DataError("fit needs labels y with the examples x.")
+            class_weight = kwargs.pop("class_weight", None)
+            if class_weight is not None:
+                sample_weight = _class_weights(y, class_weight, sample_weight)
             if state.sampling == "poisson":
                 x = poisson_batches(
                     x,
