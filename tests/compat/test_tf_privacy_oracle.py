@@ -32,7 +32,7 @@ from tensorflow_privacy.privacy.analysis import (  # noqa: E402
 
 from edgeml.privacy import _ghost, _keras, epsilon, make_private  # noqa: E402
 from edgeml.privacy._noise import NoiseSource  # noqa: E402
-from edgeml.privacy.dpsgd import _noisy_average  # noqa: E402
+from edgeml.privacy._step import _noisy_average  # noqa: E402
 
 N, BATCH, DELTA = 60000, 256, 1e-5
 GRID = [(sigma, epochs) for sigma in (0.5, 0.7, 1.1, 2.0) for epochs in (1, 15, 60)]

@@ -24,14 +24,10 @@ from edgeml.errors import (  # noqa: E402
     UnsupportedModelError,
 )
 from edgeml.privacy import _ghost, _keras, epsilon  # noqa: E402
+from edgeml.privacy._budget import _max_steps_within  # noqa: E402
 from edgeml.privacy._noise import NoiseSource  # noqa: E402
-from edgeml.privacy.dpsgd import (  # noqa: E402
-    _max_steps_within,
-    _noisy_average,
-    make_private,
-    poisson_batches,
-    validate_model,
-)
+from edgeml.privacy._step import _noisy_average  # noqa: E402
+from edgeml.privacy.dpsgd import make_private, poisson_batches, validate_model  # noqa: E402
 
 pytestmark = [pytest.mark.tf, pytest.mark.compat]
 
