@@ -27,6 +27,7 @@ import math
 import secrets
 import threading
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
 import numpy as np
@@ -173,6 +174,8 @@ class NoiseSource:
         self._seed = insecure_seed
         self._draws = 0
         self._lock = threading.Lock()
+        self._executor: ThreadPoolExecutor | None = None
+        self._pending: tuple[tuple[int, float], Future[Any]] | None = None
 
     @property
     def seeded(self) -> bool:
@@ -200,19 +203,56 @@ class NoiseSource:
         """Return Box-Muller radii and angles for ``pairs`` pairs of normal values."""
         return polar_from_words(self.words(int(pairs)), self.words)
 
+    def normal_array(self, count: Any, std: Any) -> Any:
+        """Return ``count`` values from ``N(0, std^2)`` as a numpy float32 array."""
+        count = int(count)
+        half = (count + 1) // 2
+        radius, angle = self.polar(half)
+        radius *= np.float32(std)
+        values = np.empty(2 * half, np.float32)
+        np.cos(angle, out=values[:half])
+        np.sin(angle, out=values[half:])
+        values[:half] *= radius
+        values[half:] *= radius
+        return values[:count]
+
+    def _next_array(self, count: Any, std: Any) -> Any:
+        """Return this step's noise, drawn while the previous step ran, and start the next.
+
+        The private step asks for the same ``(count, std)`` every time, so the next draw
+        is computed in a background thread while TensorFlow runs the forward and backward
+        passes; the noise is as secret as before, only produced one step ahead. The draws
+        stay in order, so seeded noise is reproducible as before.
+        """
+        request = (int(count), float(std))
+        with self._lock:
+            pending, self._pending = self._pending, None
+            if self._executor is None:
+                self._executor = ThreadPoolExecutor(1, thread_name_prefix="edgeml-dp-noise")
+            executor = self._executor
+        if pending is not None and pending[0] == request:
+            values = pending[1].result()
+        else:
+            if pending is not None:
+                pending[1].result()  # keep the draw order (and the seeded sequence)
+            values = self.normal_array(*request)
+        with self._lock:
+            self._pending = (request, executor.submit(self.normal_array, *request))
+        return values
+
     def normal(self, count: int, std: float, dtype: Any) -> Any:
         """Draw ``count`` values from ``N(0, std^2)`` as a TensorFlow tensor.
 
         Works eagerly and inside ``tf.function`` (through ``tf.numpy_function``; never
         XLA-compiled, like the rest of the private step).
         """
-        import tensorflow as tf
+        import tensorflow as tf  # only the TensorFlow step needs it
 
-        half = (int(count) + 1) // 2
-        radius, angle = tf.numpy_function(
-            self.polar, [tf.constant(half, tf.int64)], [tf.float32, tf.float32], stateful=True
+        values = tf.numpy_function(
+            self._next_array,
+            [tf.constant(int(count), tf.int64), tf.constant(float(std), tf.float64)],
+            tf.float32,
+            stateful=True,
         )
-        radius = tf.ensure_shape(radius, [half])
-        angle = tf.ensure_shape(angle, [half])
-        normal = tf.concat([radius * tf.cos(angle), radius * tf.sin(angle)], axis=0)[:count]
-        return tf.cast(normal * std, dtype)
+        values = tf.ensure_shape(values, [int(count)])
+        return values if values.dtype == dtype else tf.cast(values, dtype)
