@@ -882,7 +882,13 @@ def detect_pii(
         parsed = read_table(table, owner="detect_pii")
         data, n_rows = dict(parsed.columns), parsed.n_rows
     if columns is not None:
+        if isinstance(columns, str) or not isinstance(columns, Iterable):
+            raise invalid_argument(
+                "detect_pii", "columns", columns, "a list of column names", fix=f"use [{columns!r}]"
+            )
         wanted = list(columns)
+        if not all(isinstance(c, str) for c in wanted):
+            raise invalid_argument("detect_pii", "columns", wanted, "a list of column names")
         unknown = [c for c in wanted if c not in data]
         if unknown:
             raise invalid_argument(
