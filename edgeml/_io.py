@@ -32,12 +32,21 @@ from pathlib import Path
 
 from edgeml.errors import PathError
 
-__all__ = ["atomic_write", "read_file", "stale_temporaries"]
+__all__ = [
+    "atomic_write",
+    "checked_path",
+    "describe_os_error",
+    "path_error",
+    "read_file",
+    "stale_temporaries",
+]
 
 _TMP_MARK = ".edgeml-tmp-"
 
 
 def _describe(exc: OSError, writing: bool) -> str:
+    if isinstance(exc, FileExistsError):
+        return "already exists (and is not what was expected there)"
     if isinstance(exc, FileNotFoundError):
         return "is in a folder that does not exist" if writing else "does not exist"
     if isinstance(exc, NotADirectoryError):
@@ -51,6 +60,26 @@ def _describe(exc: OSError, writing: bool) -> str:
     if exc.errno == errno.EROFS:
         return "cannot be written: the file system is read-only"
     return f"cannot be accessed ({exc.strerror or exc})"
+
+
+def describe_os_error(exc: OSError, *, writing: bool = False) -> tuple[str, str]:
+    """Return ``(problem, fix)`` phrases for an ``OSError`` met on a caller's path.
+
+    Examples
+    --------
+    >>> describe_os_error(IsADirectoryError(21, "Is a directory"))
+    ('is a folder', 'check the path')
+    """
+    problem = _describe(exc, writing)
+    if exc.errno == errno.ENOSPC:
+        fix = "free some space or write elsewhere"
+    elif writing and isinstance(exc, FileNotFoundError):
+        fix = "create the folder first"
+    elif isinstance(exc, PermissionError) or exc.errno == errno.EROFS:
+        fix = "choose a location you can write to, or change its permissions"
+    else:
+        fix = "check the path"
+    return problem, fix
 
 
 def path_error(
@@ -88,15 +117,7 @@ def path_error(
     >>> print(err)
     The 'path' argument of load_key must be a key file. Got 'k.pem', which does not exist. Fix: check the path.
     """  # noqa: E501
-    problem = _describe(exc, writing)
-    if exc.errno == errno.ENOSPC:
-        fix = "free some space or write elsewhere"
-    elif writing and isinstance(exc, FileNotFoundError):
-        fix = "create the folder first"
-    elif isinstance(exc, PermissionError) or exc.errno == errno.EROFS:
-        fix = "choose a location you can write to, or change its permissions"
-    else:
-        fix = "check the path"
+    problem, fix = describe_os_error(exc, writing=writing)
     message = (
         f"The {argument!r} argument of {owner} must be {expected}. Got {str(path)!r}, "
         f"which {problem}. Fix: {fix}."
@@ -145,6 +166,35 @@ def read_file(
     ...
     edgeml.errors.PathError: The 'path' argument of demo must be an existing, readable file. Got '/no/such/file', which does not exist. Fix: check the path.
     """  # noqa: E501
+    target = checked_path(
+        path, owner=owner, argument=argument, expected=expected, max_bytes=max_bytes
+    )
+    try:
+        return target.read_bytes()
+    except OSError as exc:
+        raise path_error(owner, argument, target, exc, expected) from None
+
+
+def checked_path(
+    path: object,
+    *,
+    owner: str,
+    argument: str = "path",
+    expected: str = "an existing, readable file",
+    max_bytes: int | None = None,
+) -> Path:
+    """Return ``path`` as a :class:`~pathlib.Path` once it is known to be a regular file.
+
+    The checks of :func:`read_file` without the read, for readers that take a path
+    (``numpy.load``, ``csv``); their own ``OSError`` is still theirs to handle.
+
+    Examples
+    --------
+    >>> checked_path("/", owner="demo")
+    Traceback (most recent call last):
+    ...
+    edgeml.errors.PathError: The 'path' argument of demo must be an existing, readable file. Got '/', which is a folder. Fix: check the path.
+    """  # noqa: E501
     from edgeml.errors import invalid_argument
 
     if not isinstance(path, (str, os.PathLike)):
@@ -152,31 +202,30 @@ def read_file(
     target = Path(path)
     try:
         info = target.stat()
-        if stat.S_ISDIR(info.st_mode):
-            raise IsADirectoryError(errno.EISDIR, "is a folder", str(target))
-        if not stat.S_ISREG(info.st_mode):
-            raise PathError(
-                errno.EINVAL,
-                f"The {argument!r} argument of {owner} must be {expected}. Got "
-                f"{str(target)!r}, which is not a regular file (a device, FIFO or socket). "
-                "Fix: pass a regular file.",
-                str(target),
-            )
-        if max_bytes is not None and info.st_size > max_bytes:
-            raise PathError(
-                errno.EFBIG,
-                f"The {argument!r} argument of {owner} must be {expected} of at most "
-                f"{max_bytes:,} bytes. Got {str(target)!r}, which has {info.st_size:,}. "
-                "Fix: check that this is the right file.",
-                str(target),
-            )
-        return target.read_bytes()
-    except PathError:
-        raise
     except ValueError as exc:  # embedded NUL byte in the path
         raise invalid_argument(owner, argument, str(path), "a path without NUL bytes") from exc
     except OSError as exc:
         raise path_error(owner, argument, target, exc, expected) from None
+    if stat.S_ISDIR(info.st_mode):
+        raise path_error(
+            owner, argument, target, IsADirectoryError(errno.EISDIR, "is a folder"), expected
+        )
+    if not stat.S_ISREG(info.st_mode):
+        raise PathError(
+            errno.EINVAL,
+            f"The {argument!r} argument of {owner} must be {expected}. Got {str(target)!r}, "
+            "which is not a regular file (a device, FIFO or socket). Fix: pass a regular file.",
+            str(target),
+        )
+    if max_bytes is not None and info.st_size > max_bytes:
+        raise PathError(
+            errno.EFBIG,
+            f"The {argument!r} argument of {owner} must be {expected} of at most "
+            f"{max_bytes:,} bytes. Got {str(target)!r}, which has {info.st_size:,}. "
+            "Fix: check that this is the right file.",
+            str(target),
+        )
+    return target
 
 
 def _pid_alive(pid: int) -> bool:
