@@ -5,6 +5,7 @@ where connections, timeouts and disconnects matter."""
 from __future__ import annotations
 
 import contextlib
+import json
 import logging
 import socket
 import threading
@@ -87,8 +88,6 @@ def test_strings_holding_brackets_or_booleans_are_not_mistaken(classifier: Any) 
 def test_labels_that_are_no_label_get_4xx(classifier: Any, labels: list[Any]) -> None:
     client = TestClient(_app(classifier), raise_server_exceptions=False)
     client.post("/predict", json={"inputs": [[0.1, 0.2, 0.3, 0.4]], "ids": ["a"]})
-    import json
-
     body = json.dumps({"ids": ["a"], "labels": labels}).encode()
     response = client.post("/labels", content=body)
     assert 400 <= response.status_code < 500
@@ -254,13 +253,13 @@ def test_a_client_leaving_mid_upload_is_counted_and_logged_at_debug_only(
 
 
 def test_requests_with_a_token_over_a_real_socket(classifier: Any) -> None:
-    with _serving(_app(classifier, auth_token=TOKEN)) as port:
-        with socket.create_connection(("127.0.0.1", port)) as c:
-            c.settimeout(30)
-            body = b'{"inputs": [[0.1, 0.2, 0.3, 0.4]]}'
-            c.sendall(_request("/predict", body))
-            assert _read_response(c)[0] == 401
-            c.sendall(_request("/predict", body, f"Authorization: Bearer {TOKEN}\r\n"))
-            status, _, answer = _read_response(c)
+    app = _app(classifier, auth_token=TOKEN)
+    with _serving(app) as port, socket.create_connection(("127.0.0.1", port)) as c:
+        c.settimeout(30)
+        body = b'{"inputs": [[0.1, 0.2, 0.3, 0.4]]}'
+        c.sendall(_request("/predict", body))
+        assert _read_response(c)[0] == 401
+        c.sendall(_request("/predict", body, f"Authorization: Bearer {TOKEN}\r\n"))
+        status, _, answer = _read_response(c)
     assert status == 200
-    assert np.asarray(__import__("json").loads(answer)["outputs"]).shape == (1, 3)
+    assert np.asarray(json.loads(answer)["outputs"]).shape == (1, 3)
