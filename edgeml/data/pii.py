@@ -135,6 +135,8 @@ _CARD_SHAPE = re.compile(r"\d{4}(?:[ .-]?\d{2,6}){2,4}")
 # One digit group of a number candidate (with its own parentheses or leading '+').
 _DIGIT_GROUP = re.compile(r"\+?\(?\d+\)?")
 _MAX_CARD_DIGITS = 19
+_MIN_NUMBER_DIGITS = 7  # fewer digits are no phone number and no card
+_GROUP_START = re.compile(r"(?<!\d)[\d(+]")
 _BIRTH_CONTEXT = re.compile(r"(?:born|birth|dob|d\.o\.b|geb|née|nee)\W{0,3}(?:on|:)?\W{0,3}$", re.I)
 _NAME_TOKEN = re.compile(r"[A-Z]?[a-z]+|[A-Z]+(?![a-z])|\d+")
 
@@ -368,7 +370,8 @@ def _classify_number(text: str) -> str | None:
         return "credit_card"
     if text.startswith("+"):
         return "phone_e164" if 8 <= len(digits) <= 15 and _PHONE_E164.fullmatch(text) else None
-    if 7 <= len(digits) <= 12 and any(p.fullmatch(text) for p in _PHONE_NATIONAL):
+    longest = 17 if digits.startswith("00") else 12  # 00 + country code + number
+    if 7 <= len(digits) <= longest and any(p.fullmatch(text) for p in _PHONE_NATIONAL):
         return "phone_national"
     return None
 
@@ -386,6 +389,8 @@ def _number_spans(text: str, offset: int) -> list[tuple[int, int, str]]:
     groups = [
         (m.start(), m.end(), len(m.group().strip("+()"))) for m in _DIGIT_GROUP.finditer(text)
     ]
+    if len(groups) < 2 or sum(group[2] for group in groups) < _MIN_NUMBER_DIGITS:
+        return []
     spans: list[tuple[int, int, str]] = []
     first = 0
     while first < len(groups):
@@ -396,13 +401,15 @@ def _number_spans(text: str, offset: int) -> list[tuple[int, int, str]]:
             digits += groups[last][2]
             last += 1
         for end in range(last - 1, first - 1, -1):
+            if digits < _MIN_NUMBER_DIGITS:
+                break  # shorter windows hold even fewer digits
             start_char, end_char = groups[first][0], groups[end][1]
-            if start_char == 0 and end_char == len(text):
-                continue  # the whole run, tried above
-            detail = _classify_number(text[start_char:end_char])
+            whole = start_char == 0 and end_char == len(text)  # tried above
+            detail = None if whole else _classify_number(text[start_char:end_char])
             if detail is not None:
                 found = (offset + start_char, offset + end_char, detail, end)
                 break
+            digits -= groups[end][2]
         if found is None:
             first += 1
         else:
@@ -528,7 +535,25 @@ class _OffsetMap:
         return self.orig_ends[k]
 
 
-_NON_ASCII = re.compile(r"[^\x00-\x7f]+")
+# A run of non-ASCII characters, with the ASCII character before it (the base a combining
+# mark at the start of the run belongs to: "u" + U+0308 composes to "ü").
+_NON_ASCII = re.compile(r"[\x00-\x7f]?[^\x00-\x7f]+")
+# Format characters (category Cf, Unicode 14/15), which are removed; a test checks the
+# list against the running Python's unicodedata.
+_FORMAT_CHARS = (
+    "\u00ad\u0600-\u0605\u061c\u06dd\u070f\u0890\u0891\u08e2\u180e\u200b-\u200f"
+    "\u202a-\u202e\u2060-\u2064\u2066-\u206f\ufeff\ufff9-\ufffb\U000110bd\U000110cd"
+    "\U00013430-\U0001343f\U0001bca0-\U0001bca3\U0001d173-\U0001d17a\U000e0001"
+    "\U000e0020-\U000e007f"
+)
+# Characters NFKC leaves alone but matching must not: format characters, dashes, and
+# non-ASCII digits and spaces.
+_SPECIAL = re.compile("[" + _FORMAT_CHARS + "".join(sorted(_DASHES)) + r"]|(?![\x00-\x7f])[\d\s]")
+
+
+def _needs_work(segment: str) -> bool:
+    """Return False when normalizing ``segment`` would leave it unchanged (the common case)."""
+    return not unicodedata.is_normalized("NFKC", segment) or _SPECIAL.search(segment) is not None
 
 
 def _normalize_text(text: str) -> tuple[str, _OffsetMap | None]:
@@ -546,7 +571,7 @@ def _normalize_text(text: str) -> tuple[str, _OffsetMap | None]:
     >>> _normalize_text("bob@exam\u200bple.com")[0]
     'bob@example.com'
     """
-    if text.isascii():
+    if text.isascii() or not _needs_work(text):
         return text, None
     pieces: list[str] = []
     mapping = _OffsetMap()
@@ -562,17 +587,17 @@ def _normalize_text(text: str) -> tuple[str, _OffsetMap | None]:
             copied = upto
 
     for run in _NON_ASCII.finditer(text):
-        copy(run.start())
-        i, end = run.start(), run.end()
+        i, end = run.span()
+        if not _needs_work(text[i:end]):
+            continue  # unchanged: copied with the text around it
         while i < end:
             j = i + 1
             while j < len(text) and unicodedata.combining(text[j]):
                 j += 1
             cluster = text[i:j]
             piece = _normal_piece(cluster)
-            if piece == cluster:
-                copy(j)  # unchanged: extends (or starts) a one-to-one run
-            else:
+            if piece != cluster:
+                copy(i)  # everything before it is unchanged
                 if piece:
                     mapping.add(length, i, j, False)
                     pieces.append(piece)
@@ -598,9 +623,20 @@ def _find_spans(text: str, birth_column: bool = False) -> list[tuple[int, int, s
     return [(mapping.start(start), mapping.end(end), kind) for start, end, kind in spans]
 
 
+def _next_group(text: str, start: int, end: int) -> int:
+    """Where the scan resumes after a candidate that failed: its next group of digits.
+
+    No pattern can start inside a group of digits (their look-behinds refuse it), so
+    the next possible start is the first digit, '(' or '+' after a separator.
+    """
+    group = _GROUP_START.search(text, start + 1, end)
+    return group.start() if group is not None else end
+
+
 def _find_normal_spans(text: str, birth_column: bool) -> list[tuple[int, int, str]]:
     spans: list[tuple[int, int, str]] = []
     position = 0
+    numbers_tried = 0  # every digit run inside text[:numbers_tried] was already split
     while (match := _CANDIDATES.search(text, position)) is not None:
         kind = match.lastgroup
         start = position = match.start()
@@ -612,15 +648,21 @@ def _find_normal_spans(text: str, birth_column: bool) -> list[tuple[int, int, st
         elif kind == "number":
             # A run of digits and separators may hold an IP address, a date or an SSN
             # after a part that is no number at all: resume inside it, not after it.
-            found = _number_spans(match.group(), start)
+            if match.end() <= numbers_tried:
+                found = []  # a tail of a run whose every window was tried already
+            else:
+                found = _number_spans(match.group(), start)
+                numbers_tried = match.end()
             spans += found
-            position = found[-1][1] if found else start + 1
+            position = found[-1][1] if found else _next_group(text, start, match.end())
         else:
             assert kind is not None
             detail = _validate(kind, match.group(), text, start, birth_column)
             if detail is not None:
                 spans.append((start, match.end(), detail))
-            position = match.end() if detail is not None else start + 1
+                position = match.end()
+            else:
+                position = _next_group(text, start, match.end())
     for match in _IBAN.finditer(text):
         start = match.start()
         if (start == 0 or not text[start - 1].isalnum()) and _iban_country(match.group()):

@@ -265,7 +265,7 @@ def test_spans_always_lie_inside_the_original_string(text: str) -> None:
 # docs/data.md); a change that loses recall or precision on this corpus fails here.
 MINIMUMS = {
     "email": (0.93, 1.0),
-    "phone": (0.80, 0.94),
+    "phone": (0.85, 0.94),
     "ipv4": (1.0, 0.88),
     "ipv6": (1.0, 1.0),
     "credit_card": (1.0, 1.0),
@@ -294,3 +294,25 @@ def test_recall_and_precision_per_type_on_the_labelled_corpus() -> None:
         assert table[kind]["look_alikes"] >= 3, kind
         assert table[kind]["recall"] >= recall, (kind, table[kind])
         assert table[kind]["precision"] >= precision, (kind, table[kind])
+
+
+def test_the_fast_path_knows_every_character_normalization_changes() -> None:
+    import sys
+    import unicodedata
+
+    from edgeml.data import pii
+
+    special = {"Cf", "Zs", "Zl", "Zp", "Nd"}
+    missed = [
+        hex(code)
+        for code in range(0x80, sys.maxunicode + 1)
+        if (unicodedata.category(chr(code)) in special or chr(code) in pii._DASHES)
+        and not pii._SPECIAL.match(chr(code))
+    ]
+    assert missed == [], f"add these to _FORMAT_CHARS (Unicode {unicodedata.unidata_version})"
+
+
+def test_decomposed_accents_compose_before_matching() -> None:
+    text = "mail ju\u0308rgen@exa\u0308mple.de now"
+    assert scan_values([text]) == [(0, 5, 24, "email")]
+    assert redact_values([text])[0] == "mail <EMAIL> now"
