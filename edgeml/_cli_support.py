@@ -97,7 +97,10 @@ class _StderrFilter:
             self._forward([pending], newline=False)
 
     def _forward(self, lines: list[bytes], *, newline: bool = True) -> None:
-        kept = [line for line in lines if not is_noise(line.decode("utf-8", "replace"))]
+        try:
+            kept = [line for line in lines if not is_noise(line.decode("utf-8", "replace"))]
+        except Exception:  # never let the pump die: writers to fd 2 would block on it
+            kept = lines
         if kept:
             data = b"\n".join(kept) + (b"\n" if newline else b"")
             with contextlib.suppress(OSError):

@@ -229,8 +229,8 @@ def checked_path(
 
 
 def _pid_alive(pid: int) -> bool:
-    if pid == os.getpid():
-        return True
+    if pid == os.getpid() or os.name != "posix":
+        return True  # elsewhere os.kill(pid, 0) would terminate the process: keep the file
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
