@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import faulthandler
 import logging
 import os
 import re
@@ -85,6 +86,11 @@ class _StderrFilter:
         os.close(write_end)
         self._thread = threading.Thread(target=self._pump, args=(read_end,), daemon=True)
         self._thread.start()
+        # A crash report written while the process dies would be lost in the pipe:
+        # send Python's fault handler straight to the real standard error.
+        self._faulthandler = not faulthandler.is_enabled()
+        if self._faulthandler:
+            faulthandler.enable(file=self._saved)
 
     def _pump(self, read_end: int) -> None:
         pending = b""
@@ -107,6 +113,8 @@ class _StderrFilter:
                 os.write(self._saved, data)
 
     def close(self) -> None:
+        if self._faulthandler:
+            faulthandler.disable()
         sys.stderr.flush()
         os.dup2(self._saved, 2)  # closes the pipe's last write end: the thread sees EOF
         self._thread.join(timeout=5)

@@ -210,3 +210,17 @@ def test_quieting_restores_the_process_state() -> None:
     after_fd = os.fstat(2)
     assert (before_fd.st_dev, before_fd.st_ino) == (after_fd.st_dev, after_fd.st_ino)
     logging.getLogger("tensorflow").setLevel(logging.NOTSET)
+
+
+def test_a_crash_report_still_reaches_the_real_stderr_while_noise_is_filtered() -> None:
+    code = (
+        "import ctypes\n"
+        "from edgeml._cli_support import quiet_third_party_logs\n"
+        "with quiet_third_party_logs():\n"
+        "    ctypes.string_at(0)\n"  # a real segmentation fault
+    )
+    child = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120
+    )
+    assert child.returncode < 0
+    assert "Fatal Python error" in child.stderr
