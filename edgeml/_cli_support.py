@@ -18,8 +18,12 @@ Examples
 ...     parser.add_subparsers(), "show", help="show a model", description="Show it.", run=print
 ... )
 >>> args = parser.parse_args(["show", "model.tflite"])
->>> args.model, args.func is print
-('model.tflite', True)
+>>> args.model
+'model.tflite'
+>>> args.func(args)  # the path is checked before the command runs
+Traceback (most recent call last):
+...
+edgeml.errors.PathError: The 'model' argument of edgeml show must be ... which does not exist. ...
 """
 
 from __future__ import annotations
@@ -172,7 +176,8 @@ def add_model_command(
     description : str
         The paragraph shown by ``edgeml NAME --help``.
     run : callable
-        Called with the parsed arguments; returns the exit code (set as ``func``).
+        Called with the parsed arguments; returns the exit code. ``func`` is set to a
+        wrapper that first checks that the model path is a regular file.
 
     Returns
     -------
@@ -184,5 +189,28 @@ def add_model_command(
         name, help=help, description=description
     )
     parser.add_argument("model", help="path of the .tflite model")
-    parser.set_defaults(func=run)
+    parser.set_defaults(func=_checking_the_model_path(name, run))
     return parser
+
+
+def _checking_the_model_path(
+    name: str, run: Callable[[argparse.Namespace], int | None]
+) -> Callable[[argparse.Namespace], int | None]:
+    """Wrap ``run`` so that a missing path, a folder or a FIFO is refused first.
+
+    Reading a FIFO would block forever, and a folder or a missing path would fail deep
+    inside the command; :func:`edgeml._io.checked_path` says which it is, in one line.
+    """
+
+    def checked(args: argparse.Namespace) -> int | None:
+        from edgeml._io import checked_path
+
+        checked_path(
+            args.model,
+            owner=f"edgeml {name}",
+            argument="model",
+            expected="an existing .tflite file",
+        )
+        return run(args)
+
+    return checked

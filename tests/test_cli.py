@@ -224,3 +224,13 @@ def test_a_crash_report_still_reaches_the_real_stderr_while_noise_is_filtered() 
     )
     assert child.returncode < 0
     assert "Fatal Python error" in child.stderr
+
+
+@pytest.mark.parametrize("command", ["inspect", "bench", "serve"])
+def test_model_commands_refuse_a_fifo_instead_of_blocking(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], command: str
+) -> None:
+    fifo = tmp_path / "model.tflite"
+    os.mkfifo(fifo)
+    assert main([command, str(fifo)]) == 1
+    assert "FIFO" in _one_line_error(capsys.readouterr().err)
