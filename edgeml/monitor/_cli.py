@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+import zipfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -116,9 +117,16 @@ def load_reference(path: str | Path) -> np.ndarray:
     """
     import numpy as np
 
+    from edgeml._io import checked_path
+    from edgeml.errors import PathError
+
+    try:  # refuses folders and FIFOs (np.load would block on a FIFO)
+        checked_path(path, owner="edgeml serve", argument="--reference")
+    except PathError as exc:
+        raise DataError(f"Cannot read the reference file {str(path)!r}: {exc}") from exc
     try:
         loaded = np.load(Path(path), allow_pickle=False)
-    except (OSError, ValueError, EOFError) as exc:
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as exc:
         raise DataError(f"Cannot read the reference file {str(path)!r}: {exc}") from None
     if isinstance(loaded, np.ndarray):
         return loaded

@@ -83,3 +83,16 @@ def test_serve_help_documents_the_token_options(capsys: pytest.CaptureFixture[st
     out = capsys.readouterr().out
     for option in ("--token-file", "--token-env", "EDGEML_SERVE_TOKEN", "--body-timeout"):
         assert option in out
+
+
+def test_reference_files_that_are_no_array_are_data_errors(tmp_path: Path) -> None:
+    import os
+
+    os.mkfifo(tmp_path / "fifo.npy")
+    (tmp_path / "bad.npz").write_bytes(b"PK\x03\x04 not a zip")
+    np.save(tmp_path / "objects.npy", np.array([{"a": 1}], dtype=object), allow_pickle=True)
+    for name in ("fifo.npy", "bad.npz", "objects.npy", "missing.npy"):
+        with pytest.raises(DataError, match="Cannot read the reference file"):
+            load_reference(tmp_path / name)
+    with pytest.raises(DataError):
+        load_reference(tmp_path)
