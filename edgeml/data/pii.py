@@ -447,17 +447,33 @@ def _public_type(detail: str) -> str:
     return "phone" if detail.startswith("phone") else detail
 
 
+_BYTES_TYPES = (bytes, bytearray, memoryview)
+
+
+def _as_text(value: Any) -> str:
+    if isinstance(value, str):
+        return value
+    if isinstance(value, _BYTES_TYPES):  # personal data hides in bytes too
+        return bytes(value).decode("utf-8", "replace")
+    return ""
+
+
 def _as_text_list(values: np.ndarray) -> list[str] | None:
-    """Return the strings to scan, or ``None`` when the column holds no text."""
-    if values.dtype.kind == "U":
-        return [str(v) for v in values.tolist()]
+    """Return the strings to scan, or ``None`` when the column holds no text.
+
+    Bytes (``bytes`` items, or a numpy ``S`` array) are read as UTF-8.
+    """
+    if values.dtype.kind in "US":
+        return [_as_text(v) for v in values.tolist()]
     if values.dtype.kind != "O":
         return None
-    items = values.tolist()
+    items: list[Any] = values.tolist()
     kinds = set(map(type, items))
-    if str not in kinds:
+    if kinds == {str}:
+        return items
+    if str not in kinds and not any(issubclass(kind, _BYTES_TYPES) for kind in kinds):
         return None
-    return items if kinds == {str} else [v if isinstance(v, str) else "" for v in items]
+    return [_as_text(v) for v in items]
 
 
 def _ipv6_spans(text: str) -> list[tuple[int, int, str]]:
@@ -735,7 +751,8 @@ def redact_values(
     Parameters
     ----------
     values : sequence or numpy.ndarray
-        The strings; other items (``None``, numbers) are returned unchanged.
+        The strings; bytes are read as UTF-8 and, when they hold PII, come back as the
+        redacted ``str``; other items (``None``, numbers) are returned unchanged.
     types : iterable of str, optional
         Only redact these types (keys of :data:`PII_TYPES`); all of them by default.
     column : str, default "values"
@@ -760,7 +777,7 @@ def redact_values(
         if wanted is None or public in wanted:
             by_row.setdefault(row, []).append((start, end, PII_TYPES[public]))
     for row, spans in by_row.items():
-        text = str(out[row])
+        text = _as_text(out[row])  # bytes come back as redacted str
         for start, end, placeholder in sorted(spans, reverse=True):
             text = text[:start] + placeholder + text[end:]
         out[row] = text
@@ -870,7 +887,7 @@ def scan_column(name: str, values: np.ndarray, *, sample: int | None = None) -> 
     name_finding = _column_name_finding(name, len(scanned))
     if name_finding is not None:
         findings.append(name_finding)
-    if scanned.dtype.kind in "OU":
+    if scanned.dtype.kind in "OUS":
         matches = scan_values(scanned, column=name)
         findings += _group_findings(name, matches, len(scanned))
     else:

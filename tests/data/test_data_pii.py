@@ -316,3 +316,19 @@ def test_decomposed_accents_compose_before_matching() -> None:
     text = "mail ju\u0308rgen@exa\u0308mple.de now"
     assert scan_values([text]) == [(0, 5, 24, "email")]
     assert redact_values([text])[0] == "mail <EMAIL> now"
+
+
+def test_personal_data_in_bytes_is_found_and_redacted_as_text() -> None:
+    values = [b"mail bob@example.com", bytearray(b"card 4111 1111 1111 1111"), b"\xff ok", 5]
+    assert [(row, kind) for row, _, _, kind in scan_values(values)] == [
+        (0, "email"),
+        (1, "credit_card"),
+    ]
+    assert redact_values(values).tolist() == [
+        "mail <EMAIL>",
+        "card <CREDIT_CARD>",
+        b"\xff ok",
+        5,
+    ]
+    scan = detect_pii({"raw": np.array([b"bob@example.com", b"x"], dtype="S20")})
+    assert [(f.pii_type, f.count) for f in scan.findings] == [("email", 1)]
