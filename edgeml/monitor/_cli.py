@@ -29,7 +29,13 @@ from edgeml.errors import ConfigError, DataError
 if TYPE_CHECKING:
     import numpy as np
 
-__all__ = ["TOKEN_ENV", "add_parser", "load_reference", "read_token"]
+__all__ = [
+    "TOKEN_ENV",
+    "add_parser",
+    "header_timeout_protocol",
+    "load_reference",
+    "read_token",
+]
 
 _LOOPBACK = ("127.0.0.1", "::1", "localhost")
 #: Environment variable holding the bearer token, unless ``--token-env`` names another.
@@ -143,6 +149,66 @@ def load_reference(path: str | Path) -> np.ndarray:
         return np.asarray(loaded[names[0]])
 
 
+def header_timeout_protocol(seconds: float) -> type:
+    """Return uvicorn's h11 protocol with a deadline for each request's headers.
+
+    uvicorn closes idle keep-alive connections, but a connection that sends nothing, or
+    half of a request line or headers, is kept open forever: enough of them exhaust the
+    server (slowloris). With this protocol such a connection is closed after ``seconds``:
+    counted from when it opens, and again from the end of each response. A request whose
+    headers arrived is never cut by it (its body has the app's own ``body_timeout``).
+
+    Parameters
+    ----------
+    seconds : float
+        The deadline.
+
+    Returns
+    -------
+    type
+        A subclass of ``uvicorn.protocols.http.h11_impl.H11Protocol``, for
+        ``uvicorn.run(app, http=...)``.
+
+    Examples
+    --------
+    >>> import uvicorn.protocols.http.h11_impl as h11_impl
+    >>> issubclass(header_timeout_protocol(10.0), h11_impl.H11Protocol)
+    True
+    """
+    from uvicorn.protocols.http.h11_impl import H11Protocol
+
+    class HeaderTimeoutH11Protocol(H11Protocol):  # type: ignore[misc]
+        _edgeml_timer: Any = None
+
+        def connection_made(self, transport: Any) -> None:
+            super().connection_made(transport)
+            self._arm_header_deadline()
+
+        def on_response_complete(self) -> None:
+            super().on_response_complete()
+            if not self.transport.is_closing():
+                self._arm_header_deadline()
+
+        def connection_lost(self, exc: Exception | None) -> None:
+            if self._edgeml_timer is not None:
+                self._edgeml_timer.cancel()
+            super().connection_lost(exc)
+
+        def _arm_header_deadline(self) -> None:
+            if self._edgeml_timer is not None:
+                self._edgeml_timer.cancel()
+            waiting_for = self.cycle
+
+            def expire() -> None:
+                idle = self.cycle is None or self.cycle.response_complete
+                if self.cycle is waiting_for and idle and not self.transport.is_closing():
+                    self.transport.close()  # no (new) request arrived in time
+
+            self._edgeml_timer = self.loop.call_later(seconds, expire)
+
+    return HeaderTimeoutH11Protocol
+
+
 def _run(args: argparse.Namespace) -> int:
     from edgeml._optional import require
 
@@ -159,7 +225,7 @@ def _run(args: argparse.Namespace) -> int:
         options["recompute_every"] = args.recompute_every
     if args.dp_epsilon is not None:
         options["dp_epsilon"] = args.dp_epsilon
-    for option in ("body_timeout", "idle_timeout"):
+    for option in ("body_timeout", "idle_timeout", "header_timeout"):
         if not 0 < getattr(args, option) < 86400:
             raise ConfigError(
                 f"--{option.replace('_', '-')} must be a positive number of seconds "
@@ -193,6 +259,7 @@ def _run(args: argparse.Namespace) -> int:
         access_log=False,
         timeout_keep_alive=args.idle_timeout,
         limit_concurrency=args.limit_concurrency,
+        http=header_timeout_protocol(args.header_timeout),
     )
     return 0
 
@@ -247,6 +314,12 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
         type=float,
         default=30.0,
         help="seconds a request body may take to arrive; slower uploads get 408 (default 30)",
+    )
+    parser.add_argument(
+        "--header-timeout",
+        type=float,
+        default=10.0,
+        help="seconds a connection may take to send a request's headers (default 10)",
     )
     parser.add_argument(
         "--idle-timeout",

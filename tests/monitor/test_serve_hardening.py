@@ -263,3 +263,28 @@ def test_requests_with_a_token_over_a_real_socket(classifier: Any) -> None:
         status, _, answer = _read_response(c)
     assert status == 200
     assert np.asarray(json.loads(answer)["outputs"]).shape == (1, 3)
+
+
+def test_connections_that_never_finish_their_headers_are_closed(classifier: Any) -> None:
+    # uvicorn 0.49's own keep-alive timeout does not cover a connection that has not
+    # finished a request's headers (measured: a silent connection stayed open for 6 s
+    # with timeout_keep_alive=1); edgeml serve adds this protocol for that.
+    from edgeml.monitor._cli import header_timeout_protocol
+
+    protocol = header_timeout_protocol(0.5)
+    with _serving(_app(classifier), http=protocol, timeout_keep_alive=30) as port:
+        with socket.create_connection(("127.0.0.1", port)) as silent:
+            silent.settimeout(30)  # a bound on the test, far above the server's 0.5 s
+            assert silent.recv(1) == b""  # closed by the server
+        with socket.create_connection(("127.0.0.1", port)) as half:
+            half.settimeout(30)
+            half.sendall(b"POST /predict HTTP/1.1\r\nHost: localhost\r\n")
+            assert half.recv(1) == b""
+        with socket.create_connection(("127.0.0.1", port)) as client:
+            client.settimeout(30)
+            body = b'{"inputs": [[0.1, 0.2, 0.3, 0.4]]}'
+            for _ in range(2):  # a well-behaved keep-alive client is served as before
+                client.sendall(_request("/predict", body))
+                assert _read_response(client)[0] == 200
+            client.sendall(b"POST /predict HTTP/1.1\r\n")  # then stalls mid-headers
+            assert client.recv(1) == b""
