@@ -126,8 +126,8 @@ _PHONE_NATIONAL = (
     # North America: (415) 555-0132, 415-555-0132, 415.555.0132, 1-415-555-0132
     re.compile(r"(?:1[ .-]?)?(?:\(\d{3}\)[ ]?|\d{3}[ .-])\d{3}[ .-]\d{4}"),
     # Trunk-prefix national numbers: 020 7946 0958, 07700 900123, 030/1234567, 06-12345678
-    # (also 0049 30 1234567 with the international 00 prefix; never a run of zeros)
-    re.compile(r"0(?:0[1-9]|[1-9])\d{0,3}(?:[ /-]|\)[ ]?)?\d{2,4}(?:[ -]?\d{2,5}){0,2}"),
+    # (also 0049 30 1234567 with the international 00 prefix)
+    re.compile(r"0\d{1,4}(?:[ /-]|\)[ ]?)?\d{2,4}(?:[ -]?\d{2,5}){0,2}"),
     # France and others written in pairs: 01 23 45 67 89, 06.12.34.56.78
     re.compile(r"0[1-9](?:[ .-]?\d{2}){4}"),
 )
@@ -363,15 +363,20 @@ def _card_ok(digits: str) -> bool:
     return _luhn_ok(digits)
 
 
-def _classify_number(text: str) -> str | None:
+_INTERNATIONAL_PREFIX = re.compile(r"00[1-9]")
+
+
+def _classify_number(text: str, *, part: bool = False) -> str | None:
     digits = text.translate(_NOT_DIGITS)  # a number candidate holds digits and these only
     card_shaped = text.isdigit() or _CARD_SHAPE.fullmatch(text)
     if card_shaped and _card_ok(digits):
         return "credit_card"
     if text.startswith("+"):
         return "phone_e164" if 8 <= len(digits) <= 15 and _PHONE_E164.fullmatch(text) else None
-    longest = 17 if digits.startswith("00") else 12  # 00 + country code + number
+    longest = 17 if _INTERNATIONAL_PREFIX.match(digits) else 12  # 00 + country + number
     if 7 <= len(digits) <= longest and any(p.fullmatch(text) for p in _PHONE_NATIONAL):
+        if part and len(digits.strip("0")) < 5:
+            return None  # a part of a longer run that is mostly zeros: padding, not a phone
         return "phone_national"
     return None
 
@@ -405,7 +410,7 @@ def _number_spans(text: str, offset: int) -> list[tuple[int, int, str]]:
                 break  # shorter windows hold even fewer digits
             start_char, end_char = groups[first][0], groups[end][1]
             whole = start_char == 0 and end_char == len(text)  # tried above
-            detail = None if whole else _classify_number(text[start_char:end_char])
+            detail = None if whole else _classify_number(text[start_char:end_char], part=True)
             if detail is not None:
                 found = (offset + start_char, offset + end_char, detail, end)
                 break
@@ -696,6 +701,37 @@ def _find_normal_spans(text: str, birth_column: bool) -> list[tuple[int, int, st
     return [span for span in kept if span[2]]
 
 
+def _column_argument(owner: str, values: Any, column: Any) -> np.ndarray:
+    """Check the arguments shared by :func:`scan_values` and :func:`redact_values`."""
+    if not isinstance(column, str):
+        raise invalid_argument(owner, "column", column, "a column name (str)")
+    if not isinstance(values, np.ndarray) and hasattr(values, "__array__"):
+        values = np.asarray(values, dtype=object)  # a pandas Series, an array-like
+    if isinstance(values, np.ndarray):
+        if values.ndim != 1:
+            raise invalid_argument(
+                owner, "values", f"an array of shape {values.shape}", "a 1-D column of values"
+            )
+        return values
+    if isinstance(values, (str, bytes)) or not isinstance(values, Sequence):
+        raise invalid_argument(
+            owner, "values", values, "a sequence of values (one per row)", fix="wrap it: [value]"
+        )
+    array = np.empty(len(values), dtype=object)
+    array[:] = list(values)  # never a 2-D array, whatever the items are
+    return array
+
+
+def _types_argument(owner: str, types: Any) -> frozenset[str]:
+    known = sorted(t for t in PII_TYPES if t != "column_name")
+    if isinstance(types, str) or not isinstance(types, Iterable):
+        raise invalid_argument(owner, "types", types, f"a list of PII types from {known}")
+    wanted = list(types)
+    if not wanted or not all(isinstance(t, str) and t in known for t in wanted):
+        raise invalid_argument(owner, "types", wanted, f"a non-empty list of types from {known}")
+    return frozenset(wanted)
+
+
 def scan_values(
     values: Sequence[Any] | np.ndarray, *, column: str = "values"
 ) -> list[tuple[int, int, int, str]]:
@@ -720,7 +756,7 @@ def scan_values(
     >>> scan_values(["x 123-45-6789", "none"])
     [(0, 2, 13, 'us_ssn')]
     """
-    array = np.asarray(values, dtype=object) if not isinstance(values, np.ndarray) else values
+    array = _column_argument("scan_values", values, column)
     texts = _as_text_list(array)
     if not texts:
         return []
@@ -768,9 +804,9 @@ def redact_values(
     >>> redact_values(["ip 10.0.0.1, born 1990-02-03", None]).tolist()
     ['ip <IP>, born <DOB>', None]
     """
-    array = np.asarray(values, dtype=object) if not isinstance(values, np.ndarray) else values
+    array = _column_argument("redact_values", values, column)
     out = np.array(array, dtype=object, copy=True)
-    wanted = None if types is None else frozenset(types)
+    wanted = None if types is None else _types_argument("redact_values", types)
     by_row: dict[int, list[tuple[int, int, str]]] = {}
     for row, start, end, detail in scan_values(array, column=column):
         public = _public_type(detail)

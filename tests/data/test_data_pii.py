@@ -9,6 +9,8 @@ Ofcom's and NANPA's ranges reserved for drama/fiction (020 7946 0xxx, 555-01xx).
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -332,3 +334,33 @@ def test_personal_data_in_bytes_is_found_and_redacted_as_text() -> None:
     ]
     scan = detect_pii({"raw": np.array([b"bob@example.com", b"x"], dtype="S20")})
     assert [(f.pii_type, f.count) for f in scan.findings] == [("email", 1)]
+
+
+@pytest.mark.parametrize(
+    ("call", "argument"),
+    [
+        (lambda: redact_values(["bob@example.com"], types="email"), "types"),
+        (lambda: redact_values(["bob@example.com"], types=["nope"]), "types"),
+        (lambda: redact_values(["bob@example.com"], types=[{}]), "types"),
+        (lambda: redact_values(["x"], column=5), "column"),
+        (lambda: scan_values(["x"], column=None), "column"),
+        (lambda: redact_values(5), "values"),
+        (lambda: scan_values("a note, not a column"), "values"),
+        (lambda: scan_values(np.zeros((2, 2))), "values"),
+    ],
+)
+def test_bad_arguments_of_scan_and_redact_are_config_errors(call: Any, argument: str) -> None:
+    from edgeml.errors import ConfigError
+
+    with pytest.raises(ConfigError, match=f"'{argument}' argument"):
+        call()
+
+
+def test_scan_and_redact_take_series_and_tuples() -> None:
+    pd = pytest.importorskip("pandas")
+    series = pd.Series(["mail bob@example.com", None])
+    assert [kind for _, _, _, kind in scan_values(series)] == ["email"]
+    assert redact_values(("call +44 20 7946 0958",)).tolist() == ["call <PHONE>"]
+    assert redact_values(["a@example.com 10.0.0.1"], types=["ipv4"]).tolist() == [
+        "a@example.com <IP>"
+    ]
