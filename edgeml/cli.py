@@ -34,6 +34,8 @@ from edgeml.errors import EdgeMLError
 
 __all__ = ["SUBCOMMANDS", "build_parser", "main"]
 
+VERBOSE_HELP = "show third-party logs (TensorFlow, absl, LiteRT) and edgeml's INFO messages"
+
 #: Subcommand name -> module that defines ``add_parser``.
 SUBCOMMANDS: dict[str, str] = {
     "demo": "edgeml.demo",
@@ -69,11 +71,21 @@ def build_parser() -> argparse.ArgumentParser:
         "-v",
         "--verbose",
         action="store_true",
-        help="show third-party logs (TensorFlow, absl, LiteRT) and edgeml's INFO messages",
+        help=VERBOSE_HELP,
     )
     subparsers = parser.add_subparsers(title="commands", metavar="COMMAND")
     for module in SUBCOMMANDS.values():
         importlib.import_module(module).add_parser(subparsers)
+    for command in subparsers.choices.values():  # `edgeml inspect m.tflite -v` works too
+        flags = [f for f in ("-v", "--verbose") if f not in command._option_string_actions]
+        if flags:  # a subcommand may define its own
+            command.add_argument(
+                *flags,
+                dest="verbose",
+                action="store_true",
+                default=argparse.SUPPRESS,
+                help=VERBOSE_HELP,
+            )
     return parser
 
 

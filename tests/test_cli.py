@@ -234,3 +234,12 @@ def test_model_commands_refuse_a_fifo_instead_of_blocking(
     os.mkfifo(fifo)
     assert main([command, str(fifo)]) == 1
     assert "FIFO" in _one_line_error(capsys.readouterr().err)
+
+
+def test_verbose_is_accepted_before_or_after_the_command() -> None:
+    from edgeml.cli import build_parser
+
+    parser = build_parser()
+    assert parser.parse_args(["-v", "inspect", "m.tflite"]).verbose is True
+    assert parser.parse_args(["inspect", "m.tflite", "--verbose"]).verbose is True
+    assert parser.parse_args(["inspect", "m.tflite"]).verbose is False
