@@ -36,6 +36,7 @@ __all__ = [
     "atomic_write",
     "checked_path",
     "describe_os_error",
+    "npy_fits",
     "path_error",
     "read_file",
     "stale_temporaries",
@@ -226,6 +227,59 @@ def checked_path(
             str(target),
         )
     return target
+
+
+def npy_fits(head: bytes, available: int) -> str | None:
+    """Check that a ``.npy`` header declares no more data than ``available`` bytes hold.
+
+    ``numpy.load`` allocates the array its header declares before reading the data, so a
+    100-byte file declaring a terabyte array asks for a terabyte. Call this first.
+
+    Parameters
+    ----------
+    head : bytes
+        The first bytes of the file (at least the header; 64 KiB is plenty).
+    available : int
+        The size of the whole file or body.
+
+    Returns
+    -------
+    str or None
+        Why the header is refused, or None when it is readable and fits. Headers that
+        numpy cannot parse are left to ``numpy.load`` (which then raises ValueError).
+
+    Examples
+    --------
+    >>> import io, numpy as np
+    >>> buffer = io.BytesIO(); np.save(buffer, np.zeros(3)); body = buffer.getvalue()
+    >>> npy_fits(body, len(body)) is None
+    True
+    >>> npy_fits(body, len(body) - 1)
+    'the header declares 24 bytes of data but only 23 follow it'
+    """
+    import io
+
+    import numpy as np
+    from numpy.lib import format as npy_format
+
+    stream = io.BytesIO(head)
+    try:
+        version = npy_format.read_magic(stream)
+        if version == (1, 0):
+            shape, _, dtype = npy_format.read_array_header_1_0(stream)
+        elif version == (2, 0):
+            shape, _, dtype = npy_format.read_array_header_2_0(stream)
+        else:
+            return None
+    except Exception:  # not a .npy header numpy understands: numpy.load reports it
+        return None
+    if dtype.hasobject:
+        return None  # refused by allow_pickle=False anyway
+    declared = int(np.prod(shape, dtype=object)) * dtype.itemsize
+    following = available - stream.tell()
+    if declared > following:
+        return f"the header declares {declared} bytes of data but only {following} follow it"
+    return None
 
 
 def _pid_alive(pid: int) -> bool:

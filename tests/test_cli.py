@@ -243,3 +243,22 @@ def test_verbose_is_accepted_before_or_after_the_command() -> None:
     assert parser.parse_args(["-v", "inspect", "m.tflite"]).verbose is True
     assert parser.parse_args(["inspect", "m.tflite", "--verbose"]).verbose is True
     assert parser.parse_args(["inspect", "m.tflite"]).verbose is False
+
+
+def test_drift_refuses_an_npy_declaring_more_than_it_holds(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import io
+
+    from numpy.lib import format as npy_format
+
+    buffer = io.BytesIO()
+    npy_format.write_array_header_1_0(
+        buffer, {"descr": "<f8", "fortran_order": False, "shape": (2**40,)}
+    )
+    bomb = tmp_path / "bomb.npy"
+    bomb.write_bytes(buffer.getvalue() + b"\0" * 8)
+    good = tmp_path / "good.npy"
+    np.save(good, np.zeros(10))
+    assert main(["drift", str(bomb), str(good)]) == 1
+    assert "declares" in _one_line_error(capsys.readouterr().err)

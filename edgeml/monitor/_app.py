@@ -185,6 +185,11 @@ def _check_token(token: Any) -> bytes | None:
 
 
 def _parse_npy(body: bytes) -> np.ndarray:
+    from edgeml._io import npy_fits
+
+    problem = npy_fits(body[:65536], len(body))
+    if problem is not None:
+        raise _ClientError(400, f"The body is not a valid .npy file: {problem}.")
     try:
         array = np.load(io.BytesIO(body), allow_pickle=False)
     except Exception as exc:  # numpy raises ValueError, OSError, EOFError... for bad files

@@ -123,7 +123,7 @@ def load_reference(path: str | Path) -> np.ndarray:
     """
     import numpy as np
 
-    from edgeml._io import checked_path
+    from edgeml._io import checked_path, npy_fits
     from edgeml.errors import PathError
 
     try:  # refuses folders and FIFOs (np.load would block on a FIFO)
@@ -131,7 +131,13 @@ def load_reference(path: str | Path) -> np.ndarray:
     except PathError as exc:
         raise DataError(f"Cannot read the reference file {str(path)!r}: {exc}") from exc
     try:
+        with Path(path).open("rb") as handle:  # np.load allocates what a header declares
+            problem = npy_fits(handle.read(65536), Path(path).stat().st_size)
+        if problem is not None:
+            raise DataError(f"Cannot read the reference file {str(path)!r}: {problem}.")
         loaded = np.load(Path(path), allow_pickle=False)
+    except DataError:
+        raise
     except (OSError, ValueError, EOFError, zipfile.BadZipFile) as exc:
         raise DataError(f"Cannot read the reference file {str(path)!r}: {exc}") from None
     if isinstance(loaded, np.ndarray):

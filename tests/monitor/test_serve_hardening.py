@@ -288,3 +288,32 @@ def test_connections_that_never_finish_their_headers_are_closed(classifier: Any)
                 assert _read_response(client)[0] == 200
             client.sendall(b"POST /predict HTTP/1.1\r\n")  # then stalls mid-headers
             assert client.recv(1) == b""
+
+
+def _npy_bomb() -> bytes:
+    import io
+
+    from numpy.lib import format as npy_format
+
+    buffer = io.BytesIO()
+    header = {"descr": "<f4", "fortran_order": False, "shape": (2**40, 4)}
+    npy_format.write_array_header_1_0(buffer, header)
+    return buffer.getvalue() + b"\0" * 64
+
+
+def test_an_npy_header_declaring_a_huge_array_is_refused_before_allocating(
+    classifier: Any, tmp_path: Path
+) -> None:
+    from edgeml.errors import DataError
+    from edgeml.monitor._cli import load_reference
+
+    client = TestClient(_app(classifier), raise_server_exceptions=False)
+    response = client.post(
+        "/predict", content=_npy_bomb(), headers={"Content-Type": "application/x-npy"}
+    )
+    assert response.status_code == 400
+    assert "declares 17592186044416 bytes" in response.json()["error"]
+    bomb = tmp_path / "bomb.npy"
+    bomb.write_bytes(_npy_bomb())
+    with pytest.raises(DataError, match="declares"):
+        load_reference(bomb)
