@@ -74,7 +74,7 @@ _INLINE_ELEMENTS = 16384
 _MAX_JSON_DEPTH = 32
 # The smallest bearer token accepted: shorter secrets can be guessed online.
 _MIN_TOKEN_CHARS = 16
-REJECT_REASONS = ("client_disconnect", "body_timeout", "unauthorized")
+_REJECT_REASONS = ("client_disconnect", "body_timeout", "unauthorized")
 # One counter family per registry (create_app may be called twice on one registry).
 _REJECTED: weakref.WeakKeyDictionary[Any, Any] = weakref.WeakKeyDictionary()
 
@@ -173,7 +173,12 @@ def _check_token(token: Any) -> bytes | None:
     if token is None:
         return None
     if not isinstance(token, str) or len(token.strip()) < _MIN_TOKEN_CHARS:
-        shown = token if not isinstance(token, str) else f"a {len(token.strip())}-character string"
+        # never echo the secret itself, whatever its type
+        shown = (
+            f"a {len(token.strip())}-character string"
+            if isinstance(token, str)
+            else f"a {type(token).__name__}"
+        )
         raise invalid_argument(
             "create_app",
             "auth_token",
@@ -370,7 +375,7 @@ def create_app(
     )
     app.state.monitor = monitor
     rejected = _rejected_counter(monitor.registry)
-    for reason in REJECT_REASONS:
+    for reason in _REJECT_REASONS:
         rejected.labels(model=monitor.name, reason=reason)  # exported at 0 from the start
 
     def error(status: int, message: str, headers: dict[str, str] | None = None) -> Any:
