@@ -262,3 +262,50 @@ def test_drift_refuses_an_npy_declaring_more_than_it_holds(
     np.save(good, np.zeros(10))
     assert main(["drift", str(bomb), str(good)]) == 1
     assert "declares" in _one_line_error(capsys.readouterr().err)
+
+
+def _fill(path: Path) -> None:
+    import errno
+
+    with path.open("wb", buffering=0) as filler:
+        failure = None
+        while failure is None:
+            try:
+                filler.write(b"\0" * 4096)
+            except OSError as exc:
+                failure = exc.errno
+    assert failure == errno.ENOSPC
+
+
+@pytest.fixture
+def full_disk(tmp_path: Path) -> Any:
+    """A 64 KiB tmpfs filled to the last byte (needs root and mount; skipped otherwise)."""
+    import shutil
+
+    folder = tmp_path / "full"
+    folder.mkdir()
+    if os.geteuid() != 0 or shutil.which("mount") is None:
+        pytest.skip("mounting a small tmpfs needs root")
+    mounted = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", str(folder)], capture_output=True
+    )
+    if mounted.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here: {mounted.stderr!r}")
+    try:
+        _fill(folder / "filler")
+        yield folder
+    finally:
+        subprocess.run(["umount", str(folder)], check=True)
+
+
+def test_writing_onto_a_full_disk_is_one_line_and_leaves_no_temporary_file(
+    full_disk: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    table = tmp_path / "t.npy"
+    np.save(table, np.random.default_rng(0).normal(size=(500, 20)))
+    assert main(["drift", str(table), str(table), "--output", str(full_disk / "r.md")]) == 1
+    assert "disk is full" in _one_line_error(capsys.readouterr().err)
+    assert main(["demo", "--quick", "--out", str(full_disk / "demo")]) == 1
+    assert "No space left" in _one_line_error(capsys.readouterr().err)
+    leftovers = [p.name for p in full_disk.rglob("*") if ".edgeml-tmp-" in p.name]
+    assert leftovers == []
