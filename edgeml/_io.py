@@ -370,6 +370,12 @@ def atomic_write(
         Refuse to replace an existing file: the file is linked into place, which fails
         atomically with :class:`FileExistsError` if ``path`` exists.
 
+    Raises
+    ------
+    PathError
+        When ``path`` is a folder, a device, a FIFO or a socket (a rename would replace
+        the device node rather than write to it).
+
     Returns
     -------
     pathlib.Path
@@ -384,6 +390,18 @@ def atomic_write(
     """
     target = Path(path)
     payload = data.encode("utf-8") if isinstance(data, str) else bytes(data)
+    try:
+        mode_now = os.lstat(target).st_mode
+    except OSError:
+        mode_now = None
+    if mode_now is not None and not (stat.S_ISREG(mode_now) or stat.S_ISLNK(mode_now)):
+        # the rename would silently replace a device node, FIFO or socket
+        problem = "a folder" if stat.S_ISDIR(mode_now) else "a device, FIFO or socket"
+        raise PathError(
+            errno.EEXIST,
+            f"Cannot write {str(target)!r}: it is {problem}, not a file. Fix: choose a file path.",
+            str(target),
+        )
     for orphan in stale_temporaries(target):
         orphan.unlink(missing_ok=True)
     tmp = target.parent / f".{target.name}{_TMP_MARK}{os.getpid()}-{secrets.token_hex(4)}"

@@ -309,3 +309,12 @@ def test_writing_onto_a_full_disk_is_one_line_and_leaves_no_temporary_file(
     assert "No space left" in _one_line_error(capsys.readouterr().err)
     leftovers = [p.name for p in full_disk.rglob("*") if ".edgeml-tmp-" in p.name]
     assert leftovers == []
+
+
+def test_drift_output_onto_a_folder_is_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    table = tmp_path / "t.npy"
+    np.save(table, np.arange(40.0).reshape(20, 2))
+    assert main(["drift", str(table), str(table), "--output", str(tmp_path)]) == 1
+    assert "it is a folder, not a file" in _one_line_error(capsys.readouterr().err)

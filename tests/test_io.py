@@ -187,3 +187,18 @@ def test_write_errors_say_why(tmp_path: Path) -> None:
     full = path_error("demo", "out", "x", OSError(28, "No space left on device"), "a folder")
     assert "disk is full" in str(full)
     assert "free some space" in str(full)
+
+
+@pytest.mark.parametrize("kind", ["folder", "fifo"])
+def test_atomic_write_never_replaces_a_folder_or_a_special_file(tmp_path: Path, kind: str) -> None:
+    from edgeml.errors import PathError
+
+    target = tmp_path / "target"
+    if kind == "folder":
+        target.mkdir()
+    else:
+        os.mkfifo(target)
+    with pytest.raises(PathError, match="not a file"):
+        atomic_write(target, b"x")
+    assert target.is_dir() if kind == "folder" else target.is_fifo()
+    assert os.listdir(tmp_path) == ["target"]

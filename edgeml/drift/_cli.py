@@ -154,6 +154,8 @@ def run(args: argparse.Namespace) -> int:
     if args.output:
         try:
             atomic_write(args.output, text + "\n")
+        except PathError:
+            raise
         except OSError as exc:  # a missing folder, no permission, a full disk
             raise path_error(
                 "edgeml drift",
