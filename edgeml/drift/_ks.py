@@ -19,11 +19,12 @@ from edgeml.drift._inputs import (
     check_same_columns,
     sorted_blocks,
 )
+from edgeml.drift._kolmogorov import kolmogorov_sf
 from edgeml.drift._result import DriftResult
 from edgeml.drift._sketch import Histogram
 from edgeml.errors import invalid_argument
 
-__all__ = ["ks", "ks_pvalue", "ks_pvalues", "ks_result"]
+__all__ = ["ks", "ks_pvalue", "ks_pvalues", "ks_result", "resolve_mode"]
 
 logger = logging.getLogger("edgeml.drift")
 
@@ -115,7 +116,8 @@ def _exact_sf_many(statistics: FloatArray, n: int, m: int) -> FloatArray:
     return result
 
 
-def _mode(n: int, m: int, method: KSMethod) -> str:
+def resolve_mode(n: int, m: int, method: KSMethod) -> KSMethod:
+    """Return the p-value mode scipy's ``ks_2samp`` would use (it also sets the rounding)."""
     if method == "auto":
         method = "exact" if max(n, m) <= EXACT_MAX_N else "asymp"
     if method == "exact" and (n // math.gcd(n, m)) * m > EXACT_MAX_LCM:
@@ -138,7 +140,10 @@ def ks_pvalues(
     method : {"auto", "exact", "asymp"}
         As in :func:`scipy.stats.ks_2samp`: ``"auto"`` is exact when both sizes are at most
         10,000; ``"exact"`` falls back to ``"asymp"`` (with a log warning) when
-        ``lcm(n, m)`` exceeds scipy's limit.
+        ``lcm(n, m)`` exceeds scipy's limit. ``"asymp"`` is scipy's
+        ``kstwo.sf(d, round(n*m/(n+m)))``, evaluated by
+        :func:`~edgeml.drift._kolmogorov.kolmogorov_sf`: within a relative 1e-9 of
+        scipy, in milliseconds where scipy takes up to a second per value.
 
     Returns
     -------
@@ -152,13 +157,12 @@ def ks_pvalues(
     ([0.167821, 1.0], 'exact')
     """
     values = np.asarray(statistics, dtype=np.float64).reshape(-1)
-    mode = _mode(n, m, method)
+    mode = resolve_mode(n, m, method)
     if mode == "exact":
         return _exact_sf_many(values, n, m), "exact"
-    from scipy.stats import kstwo
-
-    effective = round(n * m / (n + m))
-    return np.clip(kstwo.sf(values, effective), 0.0, 1.0).astype(np.float64), "asymp"
+    # scipy: kstwo.sf(d, round(en)) with en = n*m/(n+m) in floating point
+    effective = int(np.round(float(n) * float(m) / (float(n) + float(m))))
+    return kolmogorov_sf(values, effective), "asymp"
 
 
 def ks_pvalue(statistic: float, n: int, m: int, method: KSMethod = "auto") -> tuple[float, str]:
@@ -294,9 +298,10 @@ def ks(
     check_same_columns(ref, cur, "ks")
     results: list[DriftResult | None] = [None] * ref.n_features
     for columns, a, b in sorted_blocks(ref, cur, owner="ks", nan_policy=nan_policy):
-        statistics = _kernels.ks_statistic(a, b)
         n, m = a.shape[1], b.shape[1]
-        pvalues, mode = ks_pvalues(statistics, n, m, method)
+        chosen = resolve_mode(n, m, method)
+        statistics = _kernels.ks_statistic(a, b, lattice=chosen == "exact")
+        pvalues, mode = ks_pvalues(statistics, n, m, chosen)
         for j, d, pvalue in zip(columns, statistics, pvalues.tolist(), strict=True):
             feature = None if ref.is_1d else ref.names[j]
             results[j] = ks_result(float(d), pvalue, alpha, (n, m), mode, None, feature)

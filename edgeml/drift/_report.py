@@ -22,7 +22,7 @@ from edgeml.drift._inputs import (
     sorted_blocks,
 )
 from edgeml.drift._js import js_from_counts
-from edgeml.drift._ks import ks_pvalues, ks_result
+from edgeml.drift._ks import ks_pvalues, ks_result, resolve_mode
 from edgeml.drift._psi import psi_from_counts
 from edgeml.drift._result import DriftResult
 from edgeml.drift._wasserstein import normalized
@@ -358,8 +358,9 @@ def _numeric_results(
             stats["wasserstein"] = normalized(distance, scale)
             extra["wasserstein"] = (distance, scale)
         if "ks" in needed:
-            stats["ks"] = _kernels.ks_statistic(a, b)
-            ks_p, ks_mode = ks_pvalues(stats["ks"], n, m, "auto")
+            chosen = resolve_mode(n, m, "auto")
+            stats["ks"] = _kernels.ks_statistic(a, b, lattice=chosen == "exact")
+            ks_p, ks_mode = ks_pvalues(stats["ks"], n, m, chosen)
         for row, j in enumerate(columns):
             results = []
             for method in methods[j]:
