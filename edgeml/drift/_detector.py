@@ -149,7 +149,7 @@ class DriftDetector:
     def _check_value(self, x: Any) -> float:
         try:
             value = float(x)
-        except (TypeError, ValueError):
+        except (TypeError, ValueError, OverflowError):
             raise DataError(f"{type(self).__name__}.update needs a number; got {x!r}.") from None
         if not math.isfinite(value):
             raise DataError(f"{type(self).__name__}.update got a non-finite value {value}.")
@@ -164,7 +164,7 @@ class DriftDetector:
         name = f"{type(self).__name__}.update_many"
         try:
             array = np.asarray(values, dtype=np.float64)
-        except (TypeError, ValueError):
+        except (TypeError, ValueError, OverflowError, RecursionError):
             raise DataError(f"{name} needs numbers; got values of another type.") from None
         if array.ndim != 1:
             raise DataError(f"{name} needs a 1-D sequence; got shape {array.shape}.")

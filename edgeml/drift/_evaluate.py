@@ -10,6 +10,7 @@ import numpy as np
 
 from edgeml._display import html_table, markdown_table, to_jsonable
 from edgeml.drift._detector import DriftDetector
+from edgeml.drift._inputs import input_boundary
 from edgeml.errors import DataError, invalid_argument
 
 __all__ = ["DetectorEvaluation", "evaluate_detector"]
@@ -103,6 +104,7 @@ class DetectorEvaluation:
         )
 
 
+@input_boundary("evaluate_detector")
 def evaluate_detector(
     detector: DriftDetector,
     stream: Any,

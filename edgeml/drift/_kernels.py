@@ -12,6 +12,8 @@ import math
 import numpy as np
 from numpy.typing import NDArray
 
+from edgeml.errors import DataError
+
 __all__ = [
     "bin_counts_sorted",
     "bin_counts_unsorted",
@@ -66,7 +68,13 @@ def quantile_edges(sorted_rows: FloatArray, bins: int) -> FloatArray:
     above = np.minimum(below + 1, n - 1)
     weight = position - below
     low, high = sorted_rows[:, below], sorted_rows[:, above]
-    edges: FloatArray = low + (high - low) * weight
+    with np.errstate(over="ignore", invalid="ignore"):
+        edges: FloatArray = low + (high - low) * weight
+    if not np.isfinite(edges).all():
+        raise DataError(
+            "Quantile bin edges overflow: the values span more than the float64 range "
+            "(e.g. -1e308 and 1e308). Fix: rescale the features before testing."
+        )
     # Interpolation can round a hair past a neighbour; edges must not decrease.
     edges = np.maximum.accumulate(edges, axis=1)
     edges[:, 0] = sorted_rows[:, 0]

@@ -17,6 +17,7 @@ from edgeml.drift._inputs import (
     check_alpha,
     check_nan_policy,
     check_same_columns,
+    input_boundary,
     sorted_blocks,
 )
 from edgeml.drift._kolmogorov import kolmogorov_sf
@@ -231,6 +232,7 @@ def _ks_sketches(
     return results[0] if ref_sketch.is_1d else results
 
 
+@input_boundary("ks")
 def ks(
     reference: Any,
     current: Any,
@@ -238,6 +240,7 @@ def ks(
     alpha: float = 0.05,
     method: KSMethod = "auto",
     nan_policy: str = "raise",
+    feature_names: Any = None,
 ) -> DriftResult | list[DriftResult]:
     """Two-sample Kolmogorov-Smirnov test, per column.
 
@@ -257,6 +260,9 @@ def ks(
         p-value computation, as in scipy.
     nan_policy : {"raise", "omit"}, default "raise"
         ``"raise"`` names the column and counts its NaN/inf values; ``"omit"`` drops them.
+    feature_names : sequence of str, optional
+        Names for the columns of array input (a dict's keys or a DataFrame's columns
+        are used otherwise).
 
     Returns
     -------
@@ -293,8 +299,8 @@ def ks(
         raise invalid_argument("ks", "method", method, "'auto', 'exact' or 'asymp'")
     if isinstance(reference, Histogram) or isinstance(current, Histogram):
         return _ks_sketches(reference, current, alpha, method, nan_policy)
-    ref = as_columns(reference, "ks", "reference")
-    cur = as_columns(current, "ks", "current")
+    ref = as_columns(reference, "ks", "reference", feature_names)
+    cur = as_columns(current, "ks", "current", feature_names)
     check_same_columns(ref, cur, "ks")
     results: list[DriftResult | None] = [None] * ref.n_features
     for columns, a, b in sorted_blocks(ref, cur, owner="ks", nan_policy=nan_policy):
