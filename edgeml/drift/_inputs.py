@@ -21,6 +21,7 @@ for all columns of the block at once and peak memory stays bounded.
 from __future__ import annotations
 
 import functools
+import reprlib
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal, ParamSpec, TypeVar
@@ -44,6 +45,7 @@ __all__ = [
     "check_same_columns",
     "check_size",
     "input_boundary",
+    "real_array",
     "sorted_blocks",
 ]
 
@@ -189,6 +191,19 @@ def input_boundary(owner: str) -> Callable[[Callable[_P, _R]], Callable[_P, _R]]
     return decorate
 
 
+def real_array(values: Any, owner: str, argname: str) -> FloatArray:
+    """Return ``values`` as float64, refusing complex, text, dates and other non-reals."""
+    raw = _as_array(values, owner, argname)
+    try:
+        if raw.dtype.kind not in "biufO":
+            raise TypeError(raw.dtype)
+        return np.asarray(raw, dtype=np.float64)
+    except (TypeError, ValueError, OverflowError):
+        raise DataError(
+            f"{argname} in {owner} must hold real numbers; got {reprlib.repr(values)}."
+        ) from None
+
+
 def _is_dataframe(data: Any) -> bool:
     return hasattr(data, "columns") and hasattr(data, "to_numpy") and hasattr(data, "iloc")
 
@@ -331,12 +346,17 @@ def _as_float_column(array: np.ndarray, owner: str, argname: str, name: str) -> 
     if array.dtype.kind in "biuf":
         return np.asarray(array, dtype=np.float64)
     try:
+        if array.dtype.kind != "O" or any(
+            isinstance(v, (complex, np.complexfloating)) for v in array
+        ):
+            raise TypeError(array.dtype)
         return np.asarray(array, dtype=np.float64)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         example = next((v for v in array if not isinstance(v, (int, float))), array[0])
         raise DataError(
-            f"Column {name!r} of {argname} in {owner} is not numeric (it holds {example!r}); "
-            "use chi2 for categorical columns, or convert the column to numbers."
+            f"Column {name!r} of {argname} in {owner} is not numeric (it holds "
+            f"{reprlib.repr(example)}); use chi2 for categorical columns, or convert the "
+            "column to real numbers."
         ) from None
 
 

@@ -24,6 +24,7 @@ from edgeml.drift._inputs import (
     check_same_columns,
     check_size,
     input_boundary,
+    real_array,
     sorted_blocks,
 )
 from edgeml.drift._js import js_from_counts
@@ -300,7 +301,7 @@ def adjust_pvalues(pvalues: Sequence[float], method: str | None) -> FloatArray:
     """
     if method not in CORRECTIONS:
         raise invalid_argument("adjust_pvalues", "method", method, "'bh', 'bonferroni' or None")
-    p = np.asarray(pvalues, dtype=np.float64)
+    p = real_array(pvalues, "adjust_pvalues", "pvalues")
     if p.ndim != 1 or not ((p >= 0.0) & (p <= 1.0)).all():
         raise DataError("adjust_pvalues needs a 1-D sequence of p-values in [0, 1].")
     if method is None or p.size == 0:

@@ -116,6 +116,7 @@ class Histogram:
     [[1, 0, 1, 1]]
     """
 
+    @input_boundary("Histogram")
     def __init__(
         self,
         edges: Any,
@@ -129,6 +130,8 @@ class Histogram:
         is_1d: bool = False,
     ) -> None:
         try:
+            if np.asarray(edges).dtype.kind not in "biufO":
+                raise TypeError("edges")
             edge_array = np.array(edges, dtype=np.float64, ndmin=2)
         except (TypeError, ValueError, OverflowError):
             raise invalid_argument(
@@ -177,7 +180,16 @@ class Histogram:
         if value is None:
             return np.full(shape, fill, dtype=dtype)
         try:
-            array = np.array(value, dtype=dtype)
+            raw = np.asarray(value)
+            if raw.dtype.kind not in "biufO":
+                raise TypeError(name)
+            if np.dtype(dtype).kind == "i" and raw.dtype.kind in "fO":
+                exact = np.asarray(raw, dtype=np.float64)
+                if not (np.isfinite(exact).all() and (exact == np.floor(exact)).all()):
+                    raise ValueError(name)
+                if (np.abs(exact) > 2.0**62).any():
+                    raise OverflowError(name)
+            array = np.array(raw, dtype=dtype)
         except (TypeError, ValueError, OverflowError):
             kind = "integers" if np.dtype(dtype).kind == "i" else "numbers"
             raise invalid_argument(
