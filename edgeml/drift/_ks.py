@@ -163,7 +163,8 @@ def ks_pvalues(
         return _exact_sf_many(values, n, m), "exact"
     # scipy: kstwo.sf(d, round(en)) with en = n*m/(n+m) in floating point
     effective = int(np.round(float(n) * float(m) / (float(n) + float(m))))
-    return kolmogorov_sf(values, effective), "asymp"
+    # n = m = 1 rounds to 0, where scipy returns NaN; one observation is what there is
+    return kolmogorov_sf(values, max(1, effective)), "asymp"
 
 
 def ks_pvalue(statistic: float, n: int, m: int, method: KSMethod = "auto") -> tuple[float, str]:
