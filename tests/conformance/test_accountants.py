@@ -28,8 +28,6 @@ import pytest
 
 from edgeml.privacy import epsilon, noise_multiplier
 
-pytestmark = pytest.mark.compat
-
 # Rounding slack on stored values: the peers store 7-13 significant digits.
 REL = 1e-9
 

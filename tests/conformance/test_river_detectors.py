@@ -33,8 +33,6 @@ from hypothesis import strategies as st
 
 from edgeml.drift import ADWIN, DDM, HDDM_A, DriftDetector, PageHinkley
 
-pytestmark = pytest.mark.compat
-
 
 def alarms(detector: Any, stream: Sequence[float]) -> list[int]:
     """River's ``perform_test``: one update per value, collect the alarm indices."""

@@ -8,14 +8,16 @@ Claims (docs/drift.md, docstrings):
 - ``wasserstein(normalize=False)`` equals ``scipy.stats.wasserstein_distance``.
 - ``chi2`` equals ``scipy.stats.chi2_contingency([ref, cur], correction=False)``.
 - ``js`` equals ``scipy.spatial.distance.jensenshannon(p, q, base=2)``.
+- ``adjust_pvalues(p, "bh")`` equals ``scipy.stats.false_discovery_control(p)`` (and R's
+  ``p.adjust(p, "BH")``).
 
 Ported values come from the scipy 1.17.1 test files installed with scipy (the tests ship
 in the wheel): ``scipy/stats/tests/test_stats.py`` (``TestKSTwoSamples``,
 ``TestWassersteinDistance``), ``scipy/stats/tests/test_contingency.py``
-(``TestChi2Contingency``) and ``scipy/spatial/tests/test_distance.py``
-(``test_jensenshannon``). scipy itself checks them with ``assert_array_almost_equal``
-(6 decimals) or ``assert_allclose`` (relative 1e-7); the tolerances below are tighter
-where edgeml claims more.
+(``TestChi2Contingency``), ``scipy/stats/tests/test_morestats.py`` (``TestFDRControl``)
+and ``scipy/spatial/tests/test_distance.py`` (``test_jensenshannon``). scipy itself
+checks them with ``assert_array_almost_equal`` (6 decimals) or ``assert_allclose``
+(relative 1e-7); the tolerances below are tighter where edgeml claims more.
 """
 
 from __future__ import annotations
@@ -29,12 +31,10 @@ from hypothesis import strategies as st
 from scipy import stats
 from scipy.spatial.distance import jensenshannon
 
-from edgeml.drift import Histogram, chi2, js, ks, wasserstein
+from edgeml.drift import Histogram, adjust_pvalues, chi2, js, ks, wasserstein
 from edgeml.drift._js import js_from_counts
 from edgeml.drift._kolmogorov import ATOL, RTOL
 from edgeml.errors import DataError
-
-pytestmark = pytest.mark.compat
 
 LIVE = settings(max_examples=60, deadline=None)
 
@@ -390,3 +390,28 @@ def test_js_equals_scipy_live(p: list[int], q: list[int]) -> None:
     assume(sum(p) > 0 and sum(q) > 0)
     ours = float(js_from_counts(np.array([p]), np.array([q]))[0])
     assert ours == pytest.approx(jensenshannon(p, q, base=2), rel=1e-9, abs=1e-7)
+
+
+# =========================================================================== Benjamini-Hochberg
+def test_bh_against_tilestats() -> None:
+    # TestFDRControl.test_against_TileStats (atol 1e-3 in scipy: the reference is rounded)
+    ps = [0.005, 0.009, 0.019, 0.022, 0.051, 0.101, 0.361, 0.387]
+    ref = [0.036, 0.036, 0.044, 0.044, 0.082, 0.135, 0.387, 0.387]
+    assert adjust_pvalues(ps, "bh").tolist() == pytest.approx(ref, abs=1e-3)
+
+
+def test_bh_against_r_p_adjust() -> None:
+    # TestFDRControl.test_against_R ("bh"): R's p.adjust on a seeded sample with a tie
+    rng = np.random.default_rng(6134137338861652935)
+    ps = stats.loguniform.rvs(1e-3, 0.5, size=10, random_state=rng).tolist()
+    ps[3] = ps[7]
+    ref = [0.24617028, 0.01140030, 0.05652047, 0.06841983, 0.07989886,
+           0.01841490, 0.17540784, 0.06841983, 0.06841983, 0.25464082]  # fmt: skip
+    assert adjust_pvalues(ps, "bh").tolist() == pytest.approx(ref, abs=1e-6)
+
+
+@LIVE
+@given(ps=st.lists(st.floats(0.0, 1.0), min_size=1, max_size=40))
+def test_bh_equals_scipy_live(ps: list[float]) -> None:
+    expected = stats.false_discovery_control(ps, method="bh")
+    assert adjust_pvalues(ps, "bh").tolist() == pytest.approx(expected.tolist(), rel=1e-12)

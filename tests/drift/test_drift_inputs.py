@@ -16,8 +16,6 @@ from edgeml import drift
 from edgeml.drift._inputs import MAX_BINS, MAX_CATEGORIES
 from edgeml.errors import ConfigError, DataError, EdgeMLError
 
-pytestmark = pytest.mark.compat
-
 GOOD = np.random.default_rng(0).normal(size=(200, 3))
 
 
