@@ -243,7 +243,8 @@ def _quantile_grid(n: int, m: int) -> tuple[FloatArray, IntArray, IntArray]:
 def wasserstein_distance(a: FloatArray, b: FloatArray) -> FloatArray:
     """1-D Wasserstein-1 distance per row, ``integral of |Q_a(u) - Q_b(u)| du``.
 
-    Equal to ``scipy.stats.wasserstein_distance`` (which integrates ``|F_a - F_b|`` over
+    Equal to ``scipy.stats.wasserstein_distance`` to a relative 1e-9 (tested in
+    ``tests/conformance/test_scipy_stats.py``; scipy integrates ``|F_a - F_b|`` over
     x instead); the grid of quantile levels is shared by every row.
     """
     if a.shape[1] == b.shape[1]:  # equal sizes: the i-th smallest values pair up
