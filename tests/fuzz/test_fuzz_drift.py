@@ -28,7 +28,12 @@ try:  # the shared profile (tests/fuzz/conftest.py) when present
     settings.get_profile("fuzz")
     FUZZ = settings(settings.get_profile("fuzz"), deadline=None)
 except Exception:
-    FUZZ = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+    FUZZ = settings(
+        max_examples=40,
+        deadline=None,
+        derandomize=True,
+        suppress_health_check=[HealthCheck.too_slow],
+    )
 
 scalars = st.one_of(
     st.none(),
