@@ -102,8 +102,9 @@ def wasserstein(
         scale = np.empty(ref.n_features)
         for columns, a, b in sorted_blocks(ref, cur, owner="wasserstein", nan_policy=nan_policy):
             index = np.asarray(columns)
-            distance[index] = _kernels.wasserstein_distance(a, b)
-            scale[index] = _kernels.row_std(a)
+            with np.errstate(over="ignore", invalid="ignore"):  # checked just below
+                distance[index] = _kernels.wasserstein_distance(a, b)
+                scale[index] = _kernels.row_std(a)
         bound = np.zeros_like(distance)
         names, is_1d = ref.names, ref.is_1d
         extra = {"approximate": False}
