@@ -19,6 +19,7 @@ from numpy.typing import NDArray
 from edgeml.drift import _kernels
 from edgeml.drift._inputs import (
     MAX_BINS,
+    MAX_CELLS,
     as_columns,
     check_bins,
     check_nan_policy,
@@ -50,6 +51,13 @@ def _edge_rows(owner: str, edges: Any, p: int) -> FloatArray:
             "edges",
             edges,
             f"finite, non-decreasing edges: one row shared by all features or {p} rows",
+        )
+    if p * (given.shape[1] + 1) > MAX_CELLS:
+        raise invalid_argument(
+            owner,
+            "edges",
+            f"<{given.shape[0]} x {given.shape[1]} array>",
+            f"at most {MAX_CELLS:,} count cells (features x (edges + 1))",
         )
     return np.array(np.broadcast_to(given, (p, given.shape[1])))
 
