@@ -4,8 +4,10 @@ A device keeps one :class:`Histogram` per model (all features at once), updates 
 each batch it sees and sends its bytes (a few hundred per feature) instead of its data; a
 server merges sketches from many devices, or from Spark/Beam/Dask partitions, and runs
 :func:`~edgeml.drift.psi`, :func:`~edgeml.drift.js` or :func:`~edgeml.drift.chi2` on them
-exactly, and :func:`~edgeml.drift.ks` or :func:`~edgeml.drift.wasserstein` approximately
-(see :func:`ks_from_histograms` and :func:`wasserstein_from_histograms` for the bounds).
+exactly (the same values as on the raw arrays, tested by
+``tests/drift/test_drift_sketch.py::test_sketch_tests_equal_array_tests_exactly``), and
+:func:`~edgeml.drift.ks` or :func:`~edgeml.drift.wasserstein` approximately (see
+:func:`ks_from_histograms` and :func:`wasserstein_from_histograms` for the bounds).
 
 Bins (``bins + 2`` per feature): values below the reference minimum, ``bins`` inner
 bins between reference quantiles (``[e_k, e_k+1)``, the last one closed), and values
