@@ -31,7 +31,7 @@ from hypothesis import strategies as st
 from scipy import stats
 from scipy.spatial.distance import jensenshannon
 
-from edgeml.drift import Histogram, adjust_pvalues, chi2, js, ks, wasserstein
+from edgeml.drift import Histogram, adjust_pvalues, chi2, compare, js, ks, wasserstein
 from edgeml.drift._js import js_from_counts
 from edgeml.drift._kolmogorov import ATOL, RTOL
 from edgeml.errors import DataError
@@ -224,6 +224,24 @@ def test_ks_equals_scipy_element_by_element_large(
     reference_2d = stats.ks_2samp(a[: min(n, m)], b[: min(n, m)])
     for column in ours:  # type: ignore[union-attr]
         assert column.statistic == reference_2d.statistic
+
+
+@settings(max_examples=20, deadline=None, derandomize=True)
+@given(
+    n=st.integers(2, 300),
+    m=st.integers(2, 300),
+    seed=st.integers(0, 2**32 - 1),
+)
+def test_compare_ks_equals_scipy(n: int, m: int, seed: int) -> None:
+    # compare(numeric="ks") takes the same path per block of columns: same floats.
+    rng = np.random.default_rng(seed)
+    reference = np.round(rng.normal(size=(n, 3)), 1)
+    current = np.round(rng.normal(0.2, size=(m, 3)), 1)
+    report = compare(reference, current, numeric="ks", correction=None)
+    for j, feature in enumerate(report.features):
+        expected = stats.ks_2samp(reference[:, j], current[:, j])
+        assert feature.result.statistic == expected.statistic
+        assert feature.result.pvalue == pytest.approx(expected.pvalue, rel=1e-9, abs=1e-300)
 
 
 # =========================================================================== Wasserstein
