@@ -26,6 +26,7 @@ from edgeml.errors import (
 )
 from edgeml.runtime._quantize import AffineQuantizer
 from edgeml.runtime._specs import Quantization, Signature, TensorSpec
+from edgeml.runtime._training import TrainingMixin  # on-device training (issue 14)
 
 if TYPE_CHECKING:  # pragma: no cover
     from edgeml.conversion.metadata import Integrity
@@ -670,7 +671,7 @@ def load(
     return EdgeModel._from_bytes(content, path, num_threads, backend, nonfinite, None)
 
 
-class EdgeModel:
+class EdgeModel(TrainingMixin):
     """A loaded ``.tflite`` model: validated inputs, float I/O, any batch size.
 
     Create it with :func:`load`. ``predict`` takes real-valued inputs even when the
@@ -739,7 +740,7 @@ class EdgeModel:
         self._nonfinite = nonfinite
         self._interpreter = interpreter
         self._plans = _build_plans(interpreter, content)
-        self._default = next(
+        self._default = self._plans.get("infer") or next(  # trainable models: "infer"
             (p for p in self._plans.values() if p.subgraph == 0),
             next(iter(self._plans.values())),
         )
