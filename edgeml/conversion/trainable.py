@@ -110,9 +110,26 @@ def _resolve_optimizer(optimizer: Any, learning_rate: float | None) -> dict[str,
         name = type(optimizer).__name__.lower()
         raw = dict(getattr(optimizer, "get_config", dict)())
         config = {k: raw[k] for k in OPTIMIZERS.get(name, {}) if k in raw}
-        if name in OPTIMIZERS and (raw.get("nesterov") or raw.get("amsgrad")):
+        unsupported = [
+            key
+            for key in (
+                "nesterov",
+                "amsgrad",
+                "weight_decay",
+                "clipnorm",
+                "global_clipnorm",
+                "clipvalue",
+                "use_ema",
+            )
+            if raw.get(key)
+        ]
+        if name in OPTIMIZERS and unsupported:
             raise invalid_argument(
-                "to_trainable", "optimizer", optimizer, "without nesterov or amsgrad"
+                "to_trainable",
+                "optimizer",
+                f"{type(optimizer).__name__} with {unsupported}",
+                "plain SGD (momentum allowed) or Adam",
+                fix="drop those options; on-device updates implement none of them",
             )
     if name not in OPTIMIZERS:
         raise invalid_argument(
@@ -124,7 +141,7 @@ def _resolve_optimizer(optimizer: Any, learning_rate: float | None) -> dict[str,
         )
     settings: dict[str, Any] = {"name": name, **OPTIMIZERS[name]}
     for key, value in config.items():
-        if isinstance(value, (int, float)):
+        if isinstance(value, (int, float, np.number)) and not isinstance(value, bool):
             settings[key] = float(value)
         else:
             raise invalid_argument(

@@ -1,0 +1,135 @@
+"""Steps through LiteRT equal Keras' own training steps (the independent reference).
+
+Keras' ``train_on_batch`` with its own optimizer is the oracle: edgeml's lowering,
+gradients and optimizer updates are separate code, so equal losses and weights after
+several steps check all three.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pytest
+
+import edgeml
+from edgeml.conversion import to_trainable
+
+
+def _steps(model: Any, edge: Any, x: np.ndarray, y: np.ndarray, n: int = 4) -> None:
+    for i in range(n):
+        batch = slice(16 * i, 16 * i + 16)
+        ours = edge.train_step(x[batch], y[batch])
+        theirs = float(model.train_on_batch(x[batch], y[batch]))
+        assert ours == pytest.approx(theirs, rel=1e-5, abs=1e-6), f"step {i}"
+
+
+def _trained_weights(model: Any, edge: Any) -> None:
+    trained = [layer for layer in model.layers if layer.trainable and layer.get_weights()]
+    expected = [w for layer in trained for w in layer.get_weights()]
+    got = edge.get_weights()
+    assert len(got) == len(expected)
+    for a, b in zip(got, expected, strict=True):
+        np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-5)
+
+
+def test_keras3_mlp_adam(blobs: tuple[np.ndarray, np.ndarray]) -> None:
+    import keras
+
+    keras.utils.set_random_seed(1)
+    x, y = blobs
+    model = keras.Sequential(
+        [
+            keras.Input((4,)),
+            keras.layers.Dense(16, activation="relu"),
+            keras.layers.Dropout(0.0),
+            keras.layers.Dense(8, activation="tanh"),
+            keras.layers.Dense(3, activation="softmax"),
+        ]
+    )
+    edge = edgeml.load(
+        to_trainable(model, loss="sparse_categorical_crossentropy", optimizer="adam").bytes
+    )
+    np.testing.assert_allclose(edge.predict(x), model.predict(x, verbose=0), atol=1e-6)
+    model.compile(optimizer=keras.optimizers.Adam(), loss="sparse_categorical_crossentropy")
+    _steps(model, edge, x, y)
+    _trained_weights(model, edge)
+
+
+def test_tf_keras_frozen_layer_sgd_momentum(blobs: tuple[np.ndarray, np.ndarray]) -> None:
+    tf_keras = pytest.importorskip("tf_keras")
+    tf_keras.utils.set_random_seed(2)
+    x, y = blobs
+    model = tf_keras.Sequential(
+        [
+            tf_keras.Input((4,)),
+            tf_keras.layers.Dense(16, activation="relu6"),
+            tf_keras.layers.Dense(3, activation="softmax"),
+        ]
+    )
+    model.layers[0].trainable = False
+    optimizer = tf_keras.optimizers.SGD(learning_rate=0.05, momentum=0.9)
+    tfl = to_trainable(model, loss="sparse_categorical_crossentropy", optimizer=optimizer)
+    edge = edgeml.load(tfl.bytes)
+    assert tfl.metadata["on_device_training"]["frozen_layers"] == [model.layers[0].name]
+    model.compile(optimizer=optimizer, loss="sparse_categorical_crossentropy")
+    _steps(model, edge, x, y)
+    _trained_weights(model, edge)
+
+
+@pytest.mark.parametrize(
+    ("loss", "activation"),
+    [
+        ("mse", "linear"),
+        ("binary_crossentropy", "sigmoid"),
+        ("categorical_crossentropy", "softmax"),
+    ],
+)
+def test_other_losses(blobs: tuple[np.ndarray, np.ndarray], loss: str, activation: str) -> None:
+    import keras
+
+    keras.utils.set_random_seed(3)
+    x, labels = blobs
+    y = np.eye(3, dtype=np.float32)[labels]
+    model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(3, activation=activation)])
+    edge = edgeml.load(to_trainable(model, loss=loss, optimizer="sgd", learning_rate=0.1).bytes)
+    model.compile(optimizer=keras.optimizers.SGD(0.1), loss=loss)
+    _steps(model, edge, x, y)
+
+
+def test_cnn_head_on_frozen_backbone(images: tuple[np.ndarray, np.ndarray]) -> None:
+    """A frozen conv backbone (any layers) with a trained strided Conv2D and Dense head."""
+    import keras
+
+    keras.utils.set_random_seed(4)
+    x, y = images
+    inputs = keras.Input((8, 8, 1))
+    h = keras.layers.Conv2D(4, 3, activation="relu", name="frozen_conv")(inputs)
+    h = keras.layers.MaxPooling2D(name="frozen_pool")(h)
+    h = keras.layers.Conv2D(6, 3, strides=2, padding="same", activation="relu", name="conv")(h)
+    h = keras.layers.Flatten()(h)
+    outputs = keras.layers.Dense(3, activation="softmax", name="head")(h)
+    model = keras.Model(inputs, outputs)
+    for name in ("frozen_conv", "frozen_pool"):
+        model.get_layer(name).trainable = False
+    tfl = to_trainable(model, loss="sparse_categorical_crossentropy", optimizer="sgd")
+    assert tfl.metadata["on_device_training"]["trained_layers"] == ["conv", "head"]
+    edge = edgeml.load(tfl.bytes)
+    model.compile(optimizer=keras.optimizers.SGD(0.01), loss="sparse_categorical_crossentropy")
+    for i in range(3):
+        batch = slice(16 * i, 16 * i + 16)
+        ours = edge.train_step(x[batch], y[batch])
+        assert ours == pytest.approx(float(model.train_on_batch(x[batch], y[batch])), rel=1e-5)
+    _trained_weights(model, edge)
+
+
+def test_ops_are_builtin_and_no_flex_gradients(blobs: tuple[np.ndarray, np.ndarray]) -> None:
+    import keras
+    from ai_edge_litert.tools import flatbuffer_utils
+
+    model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(3, activation="relu")])
+    tfl = to_trainable(model, loss="mse")
+    builtin = {n for n in vars(flatbuffer_utils.schema_fb.BuiltinOperator) if n.isupper()}
+    assert set(tfl.report.op_counts) <= builtin
+    assert tfl.report.flex_ops == ()
+    assert {"VAR_HANDLE", "ASSIGN_VARIABLE", "READ_VARIABLE"} <= set(tfl.report.op_counts)
