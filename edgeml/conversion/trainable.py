@@ -676,7 +676,7 @@ def to_trainable(
         "format": "edgeml-trainable/1",
         "signatures": {name: name for name in signatures},
         "loss": loss_name,
-        "loss_input": "logits" if plan.mode != "output" else "output",
+        "output_is_logits": bool(plan.logits_from_linear),
         "optimizer": settings,
         "label": {
             "dtype": plan.label_dtype,

@@ -154,14 +154,24 @@ class TrainingMixin:
             )
         return spec
 
-    def _run(self, name: str, **inputs: NDArray[Any]) -> dict[str, NDArray[Any]]:
+    def _runner(self, name: str) -> Any:
         runners: dict[str, Any] | None = getattr(self, "_runners", None)
         if runners is None:
             runners = {}
             self._runners = runners
         runner = runners.get(name)
         if runner is None:
-            runner = runners[name] = self._interpreter.get_signature_runner(name)
+            try:
+                runner = runners[name] = self._interpreter.get_signature_runner(name)
+            except ValueError as exc:
+                raise UnsupportedModelError(
+                    f"The model has no {name!r} signature although its metadata says it is "
+                    "trainable. Fix: re-convert it with edgeml.conversion.to_trainable."
+                ) from exc
+        return runner
+
+    def _run(self, name: str, **inputs: NDArray[Any]) -> dict[str, NDArray[Any]]:
+        runner = self._runner(name)
         try:
             outputs: dict[str, NDArray[Any]] = runner(**inputs)
         except (ValueError, RuntimeError) as exc:
@@ -227,6 +237,9 @@ class TrainingMixin:
                 f"set_weights needs {len(wanted)} arrays ({self.weight_names}); got "
                 f"{len(weights)}. Fix: pass the list get_weights() returns, in that order."
             )
+        # The interpreter's own shapes: the metadata document is not covered by the hash.
+        details = self._runner("set_weights").get_input_details()
+        shapes = {name: [int(d) for d in v["shape"]] for name, v in details.items()}
         arrays = {}
         for w, value in zip(wanted, weights, strict=True):
             label = f"{w['name']} ({w['layer']}/{w['param']})"
@@ -234,7 +247,7 @@ class TrainingMixin:
                 array = np.asarray(value, dtype=np.float32)
             except (TypeError, ValueError) as exc:
                 raise DataError(f"Weight {label} is not numeric ({exc}).") from exc
-            if list(array.shape) != list(w["shape"]):
+            if list(array.shape) != list(w["shape"]) or shapes.get(w["name"]) != list(array.shape):
                 raise DataError(
                     f"Weight {label} must have shape {tuple(w['shape'])}; got "
                     f"{array.shape}. Fix: pass arrays from a model of the same architecture."
@@ -540,6 +553,48 @@ class TrainingMixin:
                 )
             losses.append(batch_loss / max(1, len(chosen)))
         return losses
+
+    def evaluate(self, x: Any, y: Any, *, batch_size: int = 256) -> dict[str, float]:
+        """Return the mean loss (and accuracy for classification) without training.
+
+        Parameters
+        ----------
+        x, y : array_like
+            Inputs and labels (see :meth:`train_step`).
+        batch_size : int, default 256
+            Examples per interpreter call.
+
+        Returns
+        -------
+        dict
+            ``loss``, ``num_examples``, and ``accuracy`` for a cross-entropy loss (the
+            arg-max of the output against the class, or against 0.5 for binary).
+
+        Raises
+        ------
+        DataError, UnsupportedModelError
+            As :meth:`train_step`.
+        """
+        spec = self._spec("evaluate")
+        if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+            raise invalid_argument("evaluate", "batch_size", batch_size, "an integer >= 1")
+        xa, ya = self._check_xy("evaluate", x, y, spec)
+        total = 0.0
+        with self._lock:
+            for i in range(0, len(xa), batch_size):
+                out = self._run("gradients", x=xa[i : i + batch_size], y=ya[i : i + batch_size])
+                total += float(out["loss"]) * len(xa[i : i + batch_size])
+        result = {"loss": total / len(xa), "num_examples": float(len(xa))}
+        if spec["loss"] != "mean_squared_error":
+            predicted = np.asarray(self.predict(xa))  # type: ignore[attr-defined]
+            if spec["loss"] == "binary_crossentropy":
+                threshold = 0.0 if spec.get("output_is_logits") else 0.5
+                hits = (predicted > threshold) == (ya > 0.5)
+            else:
+                truth = ya if ya.ndim == 1 else ya.argmax(axis=-1)
+                hits = predicted.argmax(axis=-1) == truth
+            result["accuracy"] = float(np.mean(hits))
+        return result
 
     # -- saving ---------------------------------------------------------------------------
 

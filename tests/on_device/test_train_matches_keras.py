@@ -20,7 +20,7 @@ def _steps(model: Any, edge: Any, x: np.ndarray, y: np.ndarray, n: int = 4) -> N
     for i in range(n):
         batch = slice(16 * i, 16 * i + 16)
         ours = edge.train_step(x[batch], y[batch])
-        theirs = float(model.train_on_batch(x[batch], y[batch]))
+        theirs = float(np.ravel(model.train_on_batch(x[batch], y[batch]))[0])
         assert ours == pytest.approx(theirs, rel=1e-5, abs=1e-6), f"step {i}"
 
 
@@ -51,9 +51,18 @@ def test_keras3_mlp_adam(blobs: tuple[np.ndarray, np.ndarray]) -> None:
         to_trainable(model, loss="sparse_categorical_crossentropy", optimizer="adam").bytes
     )
     np.testing.assert_allclose(edge.predict(x), model.predict(x, verbose=0), atol=1e-6)
-    model.compile(optimizer=keras.optimizers.Adam(), loss="sparse_categorical_crossentropy")
+    model.compile(
+        optimizer=keras.optimizers.Adam(),
+        loss="sparse_categorical_crossentropy",
+        metrics=["accuracy"],
+    )
     _steps(model, edge, x, y)
     _trained_weights(model, edge)
+    loss, accuracy = model.evaluate(x, y, verbose=0, batch_size=len(x))
+    result = edge.evaluate(x, y, batch_size=40)
+    assert result["loss"] == pytest.approx(loss, rel=1e-5)
+    assert result["accuracy"] == pytest.approx(accuracy)
+    assert result["num_examples"] == len(x)
 
 
 def test_tf_keras_frozen_layer_sgd_momentum(blobs: tuple[np.ndarray, np.ndarray]) -> None:
