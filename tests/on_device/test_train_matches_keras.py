@@ -142,3 +142,54 @@ def test_ops_are_builtin_and_no_flex_gradients(blobs: tuple[np.ndarray, np.ndarr
     assert set(tfl.report.op_counts) <= builtin
     assert tfl.report.flex_ops == ()
     assert {"VAR_HANDLE", "ASSIGN_VARIABLE", "READ_VARIABLE"} <= set(tfl.report.op_counts)
+
+
+def test_two_trained_convolutions_and_depthwise(images: tuple[np.ndarray, np.ndarray]) -> None:
+    """The input gradient of Conv2D (TRANSPOSE_CONV) and a trained DepthwiseConv2D."""
+    import keras
+
+    keras.utils.set_random_seed(6)
+    x, y = images
+    model = keras.Sequential(
+        [
+            keras.Input((8, 8, 1)),
+            keras.layers.DepthwiseConv2D(3, depth_multiplier=2, padding="same", name="dw"),
+            keras.layers.Conv2D(3, 3, activation="tanh", name="c1"),
+            keras.layers.Conv2D(4, 2, strides=2, activation="sigmoid", name="c2"),
+            keras.layers.GlobalAveragePooling2D(),
+            keras.layers.Dense(3, activation="softmax"),
+        ]
+    )
+    tfl = to_trainable(model, loss="sparse_categorical_crossentropy", optimizer="adam")
+    assert "TRANSPOSE_CONV" in tfl.report.op_counts
+    edge = edgeml.load(tfl.bytes)
+    model.compile(optimizer=keras.optimizers.Adam(), loss="sparse_categorical_crossentropy")
+    _steps(model, edge, x, y, n=3)
+    _trained_weights(model, edge)
+
+
+def test_int8_backbone_trains(images: tuple[np.ndarray, np.ndarray]) -> None:
+    import keras
+
+    keras.utils.set_random_seed(8)
+    x, y = images
+    x = np.repeat(x, 4, axis=-1)
+    model = keras.Sequential(
+        [
+            keras.Input((8, 8, 4)),
+            # > 1024 weights: the converter leaves smaller tensors in float
+            keras.layers.Conv2D(64, 3, activation="relu"),
+            keras.layers.BatchNormalization(),
+            keras.layers.Flatten(),
+            keras.layers.Dense(3, activation="softmax", name="head"),
+        ]
+    )
+    float_file = to_trainable(model, loss="sparse_categorical_crossentropy", trainable_layers=[-1])
+    int8_file = to_trainable(
+        model, loss="sparse_categorical_crossentropy", trainable_layers=[-1], quantize_backbone=True
+    )
+    assert len(int8_file.bytes) < len(float_file.bytes)
+    assert "int8" in int8_file.report.weight_dtypes
+    edge = edgeml.load(int8_file.bytes)
+    history = edge.fit(x, y, epochs=10, batch_size=16, seed=0)
+    assert history.losses[-1] < history.losses[0]
