@@ -31,6 +31,7 @@ from edgeml._optional import require
 from edgeml.errors import (
     DataError,
     InferenceError,
+    ModelFormatError,
     UnsupportedModelError,
     invalid_argument,
 )
@@ -145,6 +146,12 @@ class TrainingMixin:
 
     def _spec(self, owner: str) -> dict[str, Any]:
         spec = self._metadata.get(TRAINING_ENTRY)
+        if spec is not None and not _well_formed(spec):
+            raise ModelFormatError(
+                f"The model's {TRAINING_ENTRY!r} metadata document is malformed, so edgeml "
+                "cannot tell how to train it. Fix: re-convert the model with "
+                "edgeml.conversion.to_trainable."
+            )
         if spec is None:
             raise UnsupportedModelError(
                 f"EdgeModel.{owner} needs a trainable model; this one has only inference "
@@ -671,7 +678,43 @@ def _record(ledger: Any, dp: dict[str, Any], *, dry_run: bool) -> None:
     )
 
 
+def _well_formed(spec: Any) -> bool:
+    """Check the fields of the training document that the runtime relies on."""
+    try:
+        label = spec["label"]
+        weights = spec["weights"]
+        return (
+            isinstance(spec["loss"], str)
+            and label["dtype"] in ("int32", "float32")
+            and (label["dtype"] == "float32" or int(label["classes"]) >= 1)
+            and all(isinstance(d, int) for d in spec["input_shape"][1:])
+            and all(isinstance(d, int) for d in label["shape"][1:])
+            and isinstance(spec["trained_layers"], list)
+            and all(
+                isinstance(w["name"], str)
+                and w["name"].startswith("w")
+                and all(isinstance(d, int) for d in w["shape"])
+                for w in weights
+            )
+        )
+    except (KeyError, TypeError, ValueError, IndexError, AttributeError):
+        return False
+
+
 def _patch_initial_values(content: bytes, state: dict[str, NDArray[Any]]) -> bytes:
+    try:
+        return _patch(content, state)
+    except (UnsupportedModelError, ModelFormatError):
+        raise
+    except Exception as exc:
+        raise ModelFormatError(
+            f"Cannot save: the model's structure is not what to_trainable writes "
+            f"({type(exc).__name__}: {exc}). Fix: re-convert it with "
+            "edgeml.conversion.to_trainable."
+        ) from exc
+
+
+def _patch(content: bytes, state: dict[str, NDArray[Any]]) -> bytes:
     """Return the model with each variable's initializer constant set to ``state``.
 
     ``get_state`` output ``sNNN`` is READ_VARIABLE of a VAR_HANDLE with some shared

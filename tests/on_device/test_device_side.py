@@ -265,3 +265,13 @@ def test_trains_and_saves_with_tensorflow_blocked(
     assert result["tf"] == []
     assert result["losses"][-1] < result["losses"][0]
     assert result["changed"] > 0
+
+
+def test_malformed_training_document_is_a_format_error(mlp_bytes: bytes) -> None:
+    from edgeml.conversion.metadata import read_metadata, with_metadata
+
+    document = read_metadata(mlp_bytes)["on_device_training"]
+    document["label"] = {"dtype": "int32", "classes": "many"}
+    broken = edgeml.load(with_metadata(mlp_bytes, "on_device_training", document))
+    with pytest.raises(edgeml.errors.ModelFormatError, match="malformed"):
+        broken.get_weights()

@@ -193,3 +193,31 @@ def test_int8_backbone_trains(images: tuple[np.ndarray, np.ndarray]) -> None:
     edge = edgeml.load(int8_file.bytes)
     history = edge.fit(x, y, epochs=10, batch_size=16, seed=0)
     assert history.losses[-1] < history.losses[0]
+
+
+def test_tf_keras_frozen_conv_backbone(images: tuple[np.ndarray, np.ndarray]) -> None:
+    tf_keras = pytest.importorskip("tf_keras")
+    tf_keras.utils.set_random_seed(9)
+    x, y = images
+    backbone = tf_keras.Sequential(
+        [
+            tf_keras.Input((8, 8, 1)),
+            tf_keras.layers.Conv2D(4, 3, activation="relu"),
+            tf_keras.layers.AveragePooling2D(),
+        ],
+        name="backbone",
+    )
+    backbone.trainable = False
+    model = tf_keras.Sequential(
+        [
+            tf_keras.Input((8, 8, 1)),
+            backbone,
+            tf_keras.layers.Flatten(),
+            tf_keras.layers.Dense(3, activation="softmax"),
+        ]
+    )
+    tfl = to_trainable(model, loss="sparse_categorical_crossentropy", optimizer="sgd")
+    assert tfl.metadata["on_device_training"]["frozen_layers"][0] == "backbone"
+    edge = edgeml.load(tfl.bytes)
+    model.compile(optimizer=tf_keras.optimizers.SGD(0.01), loss="sparse_categorical_crossentropy")
+    _steps(model, edge, x, y, n=3)
