@@ -54,13 +54,13 @@ def test_model_carries_its_card_and_runs_with_litert(demo_out: tuple[Path, str])
     assert card is not None
     guarantee = json.loads((out / "privacy_guarantee.json").read_text())
     assert guarantee["epsilon"] <= 3.0  # the promised budget was kept
-    assert card["privacy"]["epsilon"] == guarantee["epsilon"]
-    assert card["privacy"]["steps"] == guarantee["steps"]
+    assert card.privacy["epsilon"] == guarantee["epsilon"]
+    assert card.privacy["steps"] == guarantee["steps"]
     # the card describes the weights of the very file it sits in
     from edgeml.conversion.metadata import weights_sha256
 
     model_weights = weights_sha256((out / "model.tflite").read_bytes())
-    assert card["conversion"]["weights_sha256"] == model_weights
+    assert card.conversion["weights_sha256"] == model_weights
     probabilities = model.predict(np.zeros((3, 64), np.float32))
     assert probabilities.shape == (3, 10)
 

@@ -3,23 +3,20 @@
 from __future__ import annotations
 
 import os
-from pathlib import Path
 from typing import Any
 
 from edgeml.card._model_card import ModelCard
-from edgeml.conversion.metadata import CARD_ENTRY, read_metadata, with_metadata
-from edgeml.errors import ModelFormatError, invalid_argument
+from edgeml.errors import invalid_argument
+from edgeml.modelfile import CARD_ENTRY, card_document, read_model_file, with_card_document
 
 __all__ = ["CARD_ENTRY", "embed_card", "read_card"]
-
-_SEALED_MAGIC = b"\x89EMLSEAL"  # edgeml.security.SEALED_MAGIC, checked without importing it
 
 
 def _content(model: Any, owner: str) -> bytes:
     if isinstance(model, (bytes, bytearray, memoryview)):
         return bytes(model)
     if isinstance(model, (str, os.PathLike)):
-        return Path(model).read_bytes()
+        return read_model_file(model, owner)
     for attribute in ("bytes", "content"):  # TFLiteModel.bytes, EdgeModel.content
         content = getattr(model, attribute, None)
         if isinstance(content, bytes):
@@ -32,21 +29,13 @@ def _content(model: Any, owner: str) -> bytes:
     )
 
 
-def _refuse_sealed(content: bytes) -> None:
-    if content[:8] == _SEALED_MAGIC:
-        raise ModelFormatError(
-            "These bytes are a sealed edgeml artifact: the card is inside the encryption. "
-            "Fix: unseal first (edgeml.security.unseal(data, key)), or keep a copy of the "
-            "card next to the sealed file (card.to_json())."
-        )
-
-
 def embed_card(model: Any, card: ModelCard) -> bytes:
     """Return a copy of a ``.tflite`` model with the card in its metadata.
 
-    The card is stored as the JSON document named :data:`CARD_ENTRY` (replacing an
-    earlier card); weights, other metadata and the model's outputs are unchanged (see
-    :func:`edgeml.conversion.metadata.with_metadata`). Needs the ``litert`` extra, not
+    The card is stored as the document named :data:`CARD_ENTRY` (replacing an earlier
+    card), zlib-compressed so that it stays small beside a microcontroller-sized model;
+    weights, other metadata and the model's outputs are unchanged (see
+    :func:`edgeml.modelfile.with_metadata`). Needs the ``litert`` extra, not
     TensorFlow.
 
     Parameters
@@ -71,9 +60,9 @@ def embed_card(model: Any, card: ModelCard) -> bytes:
 
     Examples
     --------
-    >>> from edgeml.conversion.metadata import _tiny_model_for_examples
+    >>> from edgeml.modelfile import example_model
     >>> card = ModelCard.build("tiny", owner="edge team")
-    >>> model = embed_card(_tiny_model_for_examples(), card)
+    >>> model = embed_card(example_model(), card)
     >>> read_card(model) == card
     True
     """
@@ -81,9 +70,7 @@ def embed_card(model: Any, card: ModelCard) -> bytes:
         raise invalid_argument(
             "embed_card", "card", type(card).__name__, "a ModelCard", fix="use ModelCard.build"
         )
-    content = _content(model, "embed_card")
-    _refuse_sealed(content)
-    return with_metadata(content, CARD_ENTRY, card.to_dict())
+    return with_card_document(_content(model, "embed_card"), card.to_dict())
 
 
 def read_card(model: Any) -> ModelCard | None:
@@ -108,11 +95,9 @@ def read_card(model: Any) -> ModelCard | None:
 
     Examples
     --------
-    >>> from edgeml.conversion.metadata import _tiny_model_for_examples
-    >>> read_card(_tiny_model_for_examples()) is None
+    >>> from edgeml.modelfile import example_model
+    >>> read_card(example_model()) is None
     True
     """
-    content = _content(model, "read_card")
-    _refuse_sealed(content)
-    document = read_metadata(content).get(CARD_ENTRY)
+    document = card_document(_content(model, "read_card"))
     return None if document is None else ModelCard.from_dict(document)

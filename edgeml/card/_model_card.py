@@ -11,6 +11,7 @@ from typing import Any, Protocol
 
 from edgeml import __version__
 from edgeml._display import to_jsonable
+from edgeml.card._render import card_html, card_markdown
 from edgeml.errors import ModelFormatError, invalid_argument
 
 __all__ = ["CARD_FORMAT", "CARD_FORMAT_VERSION", "SECTIONS", "ModelCard"]
@@ -460,13 +461,9 @@ class ModelCard:
         | owner | edge team |
         | edgeml version | ... |
         """
-        from edgeml.card._render import card_markdown
-
         return card_markdown(self)
 
     def _repr_html_(self) -> str:
-        from edgeml.card._render import card_html
-
         return card_html(self)
 
     def __repr__(self) -> str:

@@ -4,14 +4,43 @@ from __future__ import annotations
 
 import html
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from edgeml._display import format_cell, html_table, markdown_table
 
-if TYPE_CHECKING:  # pragma: no cover - types only
-    from edgeml.card._model_card import ModelCard
+__all__ = ["RenderableCard", "card_html", "card_markdown"]
 
-__all__ = ["card_html", "card_markdown"]
+
+class RenderableCard(Protocol):
+    """What rendering reads from a card (:class:`~edgeml.card.ModelCard` provides it)."""
+
+    @property
+    def name(self) -> str: ...
+    @property
+    def version(self) -> str | None: ...
+    @property
+    def owner(self) -> str | None: ...
+    @property
+    def description(self) -> str | None: ...
+    @property
+    def intended_use(self) -> str | None: ...
+    @property
+    def limitations(self) -> tuple[str, ...]: ...
+    @property
+    def license(self) -> str | None: ...
+    @property
+    def created(self) -> str | None: ...
+    @property
+    def training_data(self) -> str | None: ...
+    @property
+    def metrics(self) -> Mapping[str, float | int | None]: ...
+    @property
+    def extra(self) -> Mapping[str, Any]: ...
+    @property
+    def edgeml_version(self) -> str | None: ...
+    @property
+    def sections(self) -> tuple[str, ...]: ...
+
 
 TITLES: Mapping[str, str] = {
     "data": "Data sheet",
@@ -159,7 +188,7 @@ def _histogram_rows(section: Mapping[str, Any]) -> list[list[Any]]:
     ]
 
 
-def outline(card: ModelCard) -> list[Block]:
+def outline(card: RenderableCard) -> list[Block]:
     """Return the card as a list of ``(kind, payload)`` blocks to render.
 
     Kinds: ``"title"``, ``"heading"`` and ``"text"`` carry a str, ``"table"`` a list of
@@ -196,7 +225,7 @@ def outline(card: ModelCard) -> list[Block]:
     return [block for block in blocks if block != ("table", [])]
 
 
-def card_markdown(card: ModelCard) -> str:
+def card_markdown(card: RenderableCard) -> str:
     """Render :func:`outline` as Markdown."""
     parts = []
     for kind, payload in outline(card):
@@ -213,7 +242,7 @@ def card_markdown(card: ModelCard) -> str:
     return "\n\n".join(parts)
 
 
-def card_html(card: ModelCard) -> str:
+def card_html(card: RenderableCard) -> str:
     """Render :func:`outline` as an HTML fragment (all text escaped)."""
     parts = []
     for kind, payload in outline(card):

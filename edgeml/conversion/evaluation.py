@@ -11,78 +11,18 @@ Examples
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
 from edgeml._display import html_table, markdown_table, to_jsonable
+from edgeml.conversion._metrics import Metric, class_labels, score
+from edgeml.conversion.model import TFLiteModel
 from edgeml.errors import DataError, invalid_argument
 
 __all__ = ["Comparison", "Metric", "compare", "score"]
-
-Metric = str | Callable[[np.ndarray, np.ndarray], float]
-_METRICS = ("accuracy", "mae", "mse")
-
-
-def _class_labels(values: np.ndarray) -> np.ndarray:
-    """Class index per sample from scores (argmax, or threshold 0.5 for one column)."""
-    if values.ndim >= 2 and values.shape[-1] > 1:
-        return np.asarray(np.argmax(values, axis=-1))
-    return (values.reshape(len(values), -1)[:, 0] > 0.5).astype(np.int64)
-
-
-def score(metric: Metric, y_true: Any, y_pred: np.ndarray) -> float:
-    """Compute ``metric`` of predictions against targets.
-
-    Parameters
-    ----------
-    metric : {"accuracy", "mae", "mse"} or callable
-        ``"accuracy"`` compares class labels: predictions with several columns are
-        argmax'ed, a single column is thresholded at 0.5; targets may be labels or
-        one-hot. ``"mae"``/``"mse"`` compare values. A callable gets
-        ``(y_true, y_pred)`` and returns a float.
-    y_true : array_like
-        Targets.
-    y_pred : numpy.ndarray
-        Model outputs, one row per sample.
-
-    Returns
-    -------
-    float
-        The metric.
-
-    Raises
-    ------
-    ConfigError
-        For an unknown metric name.
-    DataError
-        When targets and predictions have different numbers of samples.
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> score("mse", np.array([0.0, 2.0]), np.array([[1.0], [2.0]]))
-    0.5
-    """
-    y_true = np.asarray(y_true)
-    y_pred = np.asarray(y_pred)
-    if len(y_true) != len(y_pred):
-        raise DataError(
-            f"y has {len(y_true)} samples but the model produced {len(y_pred)} predictions."
-        )
-    if callable(metric):
-        return float(metric(y_true, y_pred))
-    if metric == "accuracy":
-        labels = _class_labels(y_true) if y_true.ndim > 1 else y_true.astype(np.int64)
-        return float(np.mean(_class_labels(y_pred) == labels))
-    if metric in ("mae", "mse"):
-        diff = y_pred.reshape(len(y_pred), -1) - y_true.reshape(len(y_true), -1)
-        return float(np.mean(np.abs(diff)) if metric == "mae" else np.mean(diff**2))
-    raise invalid_argument(
-        "score", "metric", metric, f"one of {_METRICS} or a callable(y_true, y_pred)"
-    )
 
 
 @dataclass(frozen=True)
@@ -187,15 +127,13 @@ def compare(
     --------
     >>> import numpy as np
     >>> from edgeml.conversion import TFLiteModel
-    >>> from edgeml.conversion.metadata import _tiny_model_for_examples
-    >>> tfl = TFLiteModel(_tiny_model_for_examples())   # y = x @ W.T, W = [[0,1],[2,3],[4,5]]
+    >>> from edgeml.modelfile import example_model
+    >>> tfl = TFLiteModel(example_model())   # y = x @ W.T, W = [[0,1],[2,3],[4,5]]
     >>> weights = np.arange(6, dtype=np.float32).reshape(3, 2)
     >>> x = np.array([[1.0, 0.0], [0.0, 1.0]], dtype=np.float32)
     >>> compare(lambda v: v @ weights.T, tfl, x, np.array([2, 2])).agreement
     1.0
     """
-    from edgeml.conversion.model import TFLiteModel
-
     converted_model = tflite_model if isinstance(tflite_model, TFLiteModel) else None
     if converted_model is None:
         converted_model = TFLiteModel.load(tflite_model)
@@ -209,7 +147,7 @@ def compare(
     diff = np.abs(reference.astype(np.float64) - converted.astype(np.float64))
     is_scores = reference.ndim >= 2 and reference.shape[-1] > 1
     agreement = (
-        float(np.mean(_class_labels(reference) == _class_labels(converted))) if is_scores else None
+        float(np.mean(class_labels(reference) == class_labels(converted))) if is_scores else None
     )
     ref_metric = conv_metric = None
     if y is not None:

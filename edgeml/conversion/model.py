@@ -2,8 +2,8 @@
 
 Examples
 --------
->>> from edgeml.conversion.metadata import _tiny_model_for_examples
->>> tfl = TFLiteModel(_tiny_model_for_examples()).with_metadata("labels", {"n": 3})
+>>> from edgeml.modelfile import example_model
+>>> tfl = TFLiteModel(example_model()).with_metadata("labels", {"n": 3})
 >>> tfl.metadata["labels"]
 {'n': 3}
 >>> tfl.predict([[1.0, 1.0]])
@@ -22,12 +22,13 @@ from typing import Any
 import numpy as np
 
 from edgeml._io import atomic_write
-from edgeml.conversion import metadata as _metadata
 from edgeml.conversion._interpret import predict as _predict
+from edgeml.conversion._metrics import Metric, score
 from edgeml.conversion.c_array import write_c_array
-from edgeml.conversion.evaluation import Metric, score
 from edgeml.conversion.report import ConversionReport, analyze
 from edgeml.errors import invalid_argument
+from edgeml.modelfile import EDGEML_ENTRY, read_metadata, read_model_file, with_metadata
+from edgeml.modelfile._flatbuffer import check_identifier
 
 __all__ = ["TFLiteModel"]
 
@@ -57,7 +58,7 @@ class TFLiteModel:
                 "TFLiteModel", "model_bytes", model_bytes, "the bytes of a .tflite model"
             )
         content = bytes(model_bytes)
-        _metadata._check_identifier(content)
+        check_identifier(content)
         self._bytes = content
 
     @classmethod
@@ -76,7 +77,7 @@ class TFLiteModel:
         """
         if isinstance(path, (bytes, bytearray, memoryview)):
             return cls(path)
-        return cls(Path(path).read_bytes())
+        return cls(read_model_file(path, "TFLiteModel.load"))
 
     @property
     def bytes(self) -> bytes:
@@ -88,7 +89,7 @@ class TFLiteModel:
 
     @cached_property
     def _documents(self) -> dict[str, dict[str, Any]]:
-        return _metadata.read_metadata(self._bytes)
+        return read_metadata(self._bytes)
 
     @property
     def metadata(self) -> dict[str, dict[str, Any]]:
@@ -101,7 +102,7 @@ class TFLiteModel:
     @cached_property
     def report(self) -> ConversionReport:
         """What the model contains and how it was converted."""
-        entry = self._documents.get(_metadata.EDGEML_ENTRY, {})
+        entry = self._documents.get(EDGEML_ENTRY, {})
         conversion = dict(entry.get("conversion", {}))
         for key in ("edgeml_version", "tensorflow_version", "weights_sha256"):
             if key in entry:
@@ -141,7 +142,7 @@ class TFLiteModel:
         TFLiteModel
             The new model.
         """
-        return TFLiteModel(_metadata.with_metadata(self._bytes, name, document))
+        return TFLiteModel(with_metadata(self._bytes, name, document))
 
     def predict(self, x: Any) -> np.ndarray:
         """Run the model through the LiteRT interpreter on float inputs.

@@ -7,8 +7,8 @@ conversion itself knows (mode, calibration, seconds, versions), which comes from
 
 Examples
 --------
->>> from edgeml.conversion.metadata import _tiny_model_for_examples
->>> report = analyze(_tiny_model_for_examples())
+>>> from edgeml.modelfile import example_model
+>>> report = analyze(example_model())
 >>> report.op_counts, report.inputs[0].dtype, report.float_ops
 ({'FULLY_CONNECTED': 1}, 'float32', ('FULLY_CONNECTED#0',))
 """
@@ -24,9 +24,8 @@ from types import ModuleType
 from typing import Any
 
 from edgeml._display import html_table, markdown_table, to_jsonable
-from edgeml._optional import require
-from edgeml.conversion.metadata import _check_identifier
 from edgeml.errors import ModelFormatError
+from edgeml.modelfile._flatbuffer import check_identifier, flatbuffer_utils
 
 __all__ = ["ConversionReport", "TensorInfo", "analyze"]
 
@@ -187,12 +186,6 @@ class ConversionReport:
         )
 
 
-def _schema() -> ModuleType:
-    return require(
-        "ai_edge_litert.tools.flatbuffer_utils", extra="litert", feature="Inspecting a .tflite"
-    )
-
-
 def _type_name(utils: ModuleType, code: int) -> str:
     return str(utils.type_to_name(code)).lower()
 
@@ -233,13 +226,13 @@ def analyze(model_bytes: bytes, conversion: Mapping[str, Any] | None = None) -> 
 
     Examples
     --------
-    >>> from edgeml.conversion.metadata import _tiny_model_for_examples
-    >>> analyze(_tiny_model_for_examples()).weight_dtypes
+    >>> from edgeml.modelfile import example_model
+    >>> analyze(example_model()).weight_dtypes
     {'float32': 1}
     """
     content = bytes(model_bytes)
-    _check_identifier(content)
-    utils = _schema()
+    check_identifier(content)
+    utils = flatbuffer_utils()
     try:
         model = utils.convert_bytearray_to_object(bytearray(content))
     except Exception as exc:

@@ -35,8 +35,8 @@ from typing import Any, Literal
 
 import numpy as np
 
+from edgeml import modelfile as _metadata
 from edgeml._optional import require
-from edgeml.conversion import metadata as _metadata
 from edgeml.conversion._quiet import quiet_tensorflow
 from edgeml.conversion._sources import kind_of
 from edgeml.conversion._trainable_layers import Lowered, activate, lower

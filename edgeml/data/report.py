@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import dataclasses
+import os
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 from edgeml._display import html_table, markdown_table, to_jsonable
+from edgeml._html import bar_chart, write_page
 from edgeml.data.pii import PIIFinding
 
 __all__ = ["DROP_REASONS", "MinimizationReport"]
@@ -121,12 +124,18 @@ class MinimizationReport:
             )
         return "\n\n".join(parts)
 
-    def _repr_html_(self) -> str:
+    def _html_sections(self) -> list[str]:
         parts = [
             html_table(["", ""], self._summary(), caption="Data minimization"),
             html_table(["rows", "count"], self._row_rows(), caption="Rows"),
-            html_table(["column", "treatment", "detail"], self._column_rows(), caption="Columns"),
         ]
+        if self.rows_dropped:
+            labels = ["kept", *self.rows_dropped]
+            counts = [float(self.rows_out), *map(float, self.rows_dropped.values())]
+            parts.append(bar_chart(labels, counts, title="Rows kept and dropped, by reason"))
+        parts.append(
+            html_table(["column", "treatment", "detail"], self._column_rows(), caption="Columns")
+        )
         if self.pii_findings:
             parts.append(
                 html_table(
@@ -135,7 +144,39 @@ class MinimizationReport:
                     caption="PII released by decision (allow_pii)",
                 )
             )
-        return "".join(parts)
+        return parts
+
+    def _repr_html_(self) -> str:
+        return "".join(self._html_sections())
+
+    def save_html(self, path: str | os.PathLike[str]) -> Path:
+        """Write the report as a standalone HTML page (inline styles and charts).
+
+        The page is what a notebook shows for the report, plus a chart of the rows kept
+        and dropped by reason; it opens in a browser with no server and loads nothing
+        from the network. The file is written atomically.
+
+        Parameters
+        ----------
+        path : str or os.PathLike
+            Destination, usually ending in ``.html``.
+
+        Returns
+        -------
+        pathlib.Path
+            The written file.
+
+        Examples
+        --------
+        >>> import tempfile, pathlib
+        >>> from edgeml.data import Policy, minimize
+        >>> _, report = minimize({"age": [31, 47], "email": ["a@x.org", "b@y.org"]},
+        ...                      Policy(keep={"age": None}))
+        >>> page = report.save_html(pathlib.Path(tempfile.mkdtemp()) / "minimization.html")
+        >>> "email" in page.read_text()
+        True
+        """
+        return write_page(path, "Data minimization report", self._html_sections())
 
     def __repr__(self) -> str:
         released = len(self.columns_kept) + len(self.columns_transformed)

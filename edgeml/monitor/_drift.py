@@ -126,6 +126,15 @@ class _Ring:
         return self.data[: self.filled, -1:]
 
 
+def _primary_output(outputs: Any) -> np.ndarray:
+    """Return the output watched for drift and labels: the only one, or the first."""
+    if isinstance(outputs, dict):
+        outputs = next(iter(outputs.values()))
+    elif isinstance(outputs, (tuple, list)) and outputs and isinstance(outputs[0], np.ndarray):
+        outputs = outputs[0]
+    return np.asarray(outputs)
+
+
 @dataclass(frozen=True)
 class DriftValues:
     """Drift statistics of one recomputation."""
@@ -160,7 +169,6 @@ class DriftTracker:
         seed: int | np.random.Generator | None = None,
     ) -> None:
         from edgeml import drift
-        from edgeml.monitor._monitor import _primary_output
 
         self._drift = drift
         if isinstance(bins, bool) or not isinstance(bins, int) or bins < 2:

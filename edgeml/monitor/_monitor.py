@@ -38,7 +38,7 @@ from edgeml import __version__
 from edgeml._display import html_table, markdown_table, to_jsonable
 from edgeml._optional import require
 from edgeml.errors import ConfigError, DataError, EdgeMLError, invalid_argument
-from edgeml.monitor._drift import DriftTracker
+from edgeml.monitor._drift import DriftTracker, _primary_output
 from edgeml.monitor._labels import ErrorStreamDetector, JoinResult, LabelJoin, LabelStats
 from edgeml.monitor._metrics import ERROR_KINDS, LABEL_OUTCOMES, metrics_for, release, spec
 
@@ -131,15 +131,6 @@ def _default_decision(outputs: np.ndarray) -> np.ndarray:
         classes: np.ndarray = flat.argmax(axis=1)
         return classes
     return (flat[:, 0] >= 0.5).astype(np.int64)
-
-
-def _primary_output(outputs: Any) -> np.ndarray:
-    """Return the output watched for drift and labels: the only one, or the first."""
-    if isinstance(outputs, dict):
-        outputs = next(iter(outputs.values()))
-    elif isinstance(outputs, (tuple, list)) and outputs and isinstance(outputs[0], np.ndarray):
-        outputs = outputs[0]
-    return np.asarray(outputs)
 
 
 def _class_count(outputs: np.ndarray) -> int:

@@ -11,8 +11,8 @@ Examples
 --------
 >>> import numpy as np
 >>> import edgeml.runtime
->>> from edgeml.conversion.metadata import _tiny_model_for_examples
->>> model = edgeml.runtime.load(_tiny_model_for_examples())
+>>> from edgeml.modelfile import example_model
+>>> model = edgeml.runtime.load(example_model())
 >>> model.predict(np.array([[1.0, 0.0]])).tolist()
 [[0.0, 2.0, 4.0]]
 """

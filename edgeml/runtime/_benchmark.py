@@ -5,19 +5,31 @@ from __future__ import annotations
 import sys
 import time
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 import numpy as np
 from numpy.typing import NDArray
 
 from edgeml._display import html_table, markdown_table, to_jsonable
 from edgeml.errors import invalid_argument
+from edgeml.runtime._interpreter import check_num_threads
 from edgeml.runtime._specs import TensorSpec
 
-if TYPE_CHECKING:  # pragma: no cover
-    from edgeml.runtime._model import EdgeModel
+__all__ = ["BenchmarkResult", "Benchmarkable", "peak_rss_mb", "random_inputs", "run_benchmark"]
 
-__all__ = ["BenchmarkResult", "peak_rss_mb", "random_inputs", "run_benchmark"]
+
+class Benchmarkable(Protocol):
+    """What :func:`run_benchmark` uses of a model (``EdgeModel`` provides it)."""
+
+    backend: str
+    num_threads: int | None
+
+    @property
+    def inputs(self) -> tuple[TensorSpec, ...]: ...
+
+    def predict(self, x: Any) -> Any: ...
+
+    def clone(self, *, num_threads: int | None = None) -> Benchmarkable: ...
 
 
 @dataclass(frozen=True)
@@ -103,7 +115,7 @@ def peak_rss_mb() -> float | None:
     True
     """
     try:
-        import resource
+        import resource  # Unix only: imported here so that Windows gets None, not an error
     except ImportError:  # pragma: no cover - Windows
         return None
     peak = float(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
@@ -145,7 +157,7 @@ def random_inputs(
 
 
 def run_benchmark(
-    model: EdgeModel,
+    model: Benchmarkable,
     *,
     batch_size: int,
     runs: int,
@@ -154,13 +166,11 @@ def run_benchmark(
     seed: int,
 ) -> BenchmarkResult:
     """Time ``model.predict``; see :meth:`EdgeModel.benchmark`."""
-    from edgeml.runtime._model import _check_num_threads
-
     checks = (("batch_size", batch_size, 1), ("runs", runs, 1), ("warmup", warmup, 0))
     for name, value, low in checks:
         if isinstance(value, bool) or not isinstance(value, int) or value < low:
             raise invalid_argument("benchmark", name, value, f"an integer >= {low}")
-    _check_num_threads("benchmark", num_threads)
+    check_num_threads("benchmark", num_threads)
     target = model if num_threads is None else model.clone(num_threads=num_threads)
     inputs = random_inputs(target.inputs, batch_size, np.random.default_rng(seed))
     x: Any = inputs if len(inputs) != 1 else next(iter(inputs.values()))

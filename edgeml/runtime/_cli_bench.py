@@ -22,6 +22,7 @@ __all__ = ["add_parser"]
 
 
 def _run(args: argparse.Namespace) -> int:
+    # Deferred: `edgeml --help` builds every parser and must not load the runtime.
     from edgeml.runtime._model import load
 
     model = load(args.model, num_threads=args.threads)

@@ -21,6 +21,7 @@ __all__ = ["add_parser"]
 
 
 def _run(args: argparse.Namespace) -> int:
+    # Deferred: `edgeml --help` builds every parser and must not load numpy and friends.
     from edgeml.runtime._inspect import inspect_model
 
     info = inspect_model(args.model)
@@ -34,6 +35,7 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def _print_card(model: str) -> None:
+    # Deferred like inspect_model above: only `--card` needs the card package.
     from edgeml.card import read_card
 
     card = read_card(model)

@@ -7,13 +7,13 @@ import hashlib
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from edgeml._display import html_table, markdown_table, to_jsonable
+from edgeml.modelfile import Integrity, check_integrity, list_metadata, read_metadata
+from edgeml.modelfile._flatbuffer import flatbuffer_utils, model_bytes
+from edgeml.runtime._model import EdgeModel
 from edgeml.runtime._specs import Signature, TensorSpec
-
-if TYPE_CHECKING:  # pragma: no cover
-    from edgeml.conversion.metadata import Integrity
 
 __all__ = ["ModelInfo", "inspect_model"]
 
@@ -39,7 +39,7 @@ class ModelInfo:
     metadata_entries : dict
         Every metadata entry -> size in bytes (including the converter's own).
     metadata : dict
-        The JSON documents among them (see :func:`edgeml.conversion.metadata.read_metadata`).
+        The JSON documents among them (see :func:`edgeml.modelfile.read_metadata`).
     integrity : Integrity
         Whether the weights match the hash stored in the ``edgeml`` entry.
     """
@@ -141,26 +141,17 @@ def inspect_model(model: bytes | str | os.PathLike[str]) -> ModelInfo:
 
     Examples
     --------
-    >>> from edgeml.conversion.metadata import _tiny_model_for_examples
-    >>> info = inspect_model(_tiny_model_for_examples())
+    >>> from edgeml.modelfile import example_model
+    >>> info = inspect_model(example_model())
     >>> info.op_counts, info.integrity.status
     ({'FULLY_CONNECTED': 1}, 'unverified')
     """
-    from edgeml.conversion.metadata import (
-        _flatbuffer_utils,
-        _model_bytes,
-        check_integrity,
-        list_metadata,
-        read_metadata,
-    )
-    from edgeml.runtime._model import EdgeModel
-
-    content = _model_bytes(model, "inspect_model")
+    content = model_bytes(model, "inspect_model")
     path = str(model) if isinstance(model, (str, os.PathLike)) else None
     integrity = check_integrity(content)
     documents = read_metadata(content)
     loaded = EdgeModel._from_bytes(content, path, 1, "auto", "raise", (documents, integrity))
-    schema = _flatbuffer_utils().schema_fb
+    schema = flatbuffer_utils().schema_fb
     op_names = {code: name for name, code in vars(schema.BuiltinOperator).items() if name.isupper()}
     type_names = {
         code: name.lower() for name, code in vars(schema.TensorType).items() if name.isupper()

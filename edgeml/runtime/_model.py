@@ -2,35 +2,24 @@
 
 from __future__ import annotations
 
+import copy
 import logging
-import math
 import os
-import re
 import threading
-import warnings
-from collections.abc import Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal
 
 import numpy as np
-from numpy.typing import NDArray
 
-from edgeml._optional import is_available, require
-from edgeml.errors import (
-    ConfigError,
-    DataError,
-    InferenceError,
-    ModelFormatError,
-    UnsupportedModelError,
-    invalid_argument,
-)
-from edgeml.runtime._quantize import AffineQuantizer
-from edgeml.runtime._specs import Quantization, Signature, TensorSpec
+from edgeml.card import ModelCard, read_card
+from edgeml.errors import invalid_argument
+from edgeml.modelfile import Integrity, read_metadata, read_model_file, verify_integrity
+from edgeml.modelfile._flatbuffer import check_identifier
+from edgeml.runtime._benchmark import BenchmarkResult, run_benchmark
+from edgeml.runtime._interpreter import build_plans, check_num_threads, make_interpreter
+from edgeml.runtime._plan import Plan
+from edgeml.runtime._specs import Signature, TensorSpec
 from edgeml.runtime._training import TrainingMixin  # on-device training (issue 14)
-
-if TYPE_CHECKING:  # pragma: no cover
-    from edgeml.conversion.metadata import Integrity
-    from edgeml.runtime._benchmark import BenchmarkResult
 
 __all__ = ["EdgeModel", "load"]
 
@@ -40,538 +29,12 @@ Backend = Literal["auto", "litert", "tflite"]
 NonFinitePolicy = Literal["raise", "allow"]
 OutputForm = Literal["auto", "dict", "tuple"]
 
-_FLOAT32 = np.dtype(np.float32)
-_QUANTIZABLE = frozenset({np.dtype(np.int8), np.dtype(np.uint8), np.dtype(np.int16)})
-#: Default cap on one batched invocation (see ``batch_size``): the activations of all
-#: samples together (measured on MobileNetV2: larger batches fall out of cache and run
-#: slower per sample than one at a time; 8 MiB is near the best chunk for int8 and float).
-_CHUNK_ACTIVATION_BYTES = 8 * 1024 * 1024
-_MAX_CHUNK = 1024
-#: Bytes per element of each TFLite TensorType name (4 for anything unlisted).
-_TYPE_BYTES = {
-    "FLOAT16": 2,
-    "INT16": 2,
-    "UINT16": 2,
-    "UINT8": 1,
-    "INT8": 1,
-    "BOOL": 1,
-    "INT4": 1,
-    "FLOAT64": 8,
-    "INT64": 8,
-    "UINT64": 8,
-    "COMPLEX64": 8,
-    "COMPLEX128": 16,
-}
-_WRAPPER_METHODS = (
-    "SetTensor",
-    "GetTensor",
-    "Invoke",
-    "ResizeInputTensor",
-    "AllocateTensors",
-    "GetSubgraphIndexFromSignature",
-)
-
-
-def _natural_key(name: str) -> list[Any]:
-    return [int(part) if part.isdigit() else part for part in re.split(r"(\d+)", name)]
-
-
-class _Port:
-    """Everything predict needs about one input or output, computed once at load."""
-
-    __slots__ = (
-        "dtype",
-        "float_tensor",
-        "index",
-        "info",
-        "name",
-        "quantizer",
-        "rank",
-        "signature_shape",
-        "spec",
-        "tail",
-    )
-
-    def __init__(self, name: str, details: Mapping[str, Any]) -> None:
-        self.name = name
-        self.index = int(details["index"])
-        self.dtype = np.dtype(details["dtype"])
-        shape = tuple(int(d) for d in details["shape"])
-        signature = details.get("shape_signature")
-        signature_shape = (
-            tuple(int(d) for d in signature) if signature is not None and len(signature) else shape
-        )
-        self.signature_shape = signature_shape
-        self.rank = len(signature_shape)
-        # Non-batch dimensions that must match exactly (None when some are dynamic).
-        tail = signature_shape[1:]
-        self.tail = None if any(d < 0 for d in tail) else tail
-        self.float_tensor = self.dtype.kind == "f"
-        self.info = np.iinfo(self.dtype) if self.dtype.kind in "iu" else None
-        params = details.get("quantization_parameters") or {}
-        scales = np.asarray(params.get("scales", []), dtype=np.float32)
-        zero_points = np.asarray(params.get("zero_points", []), dtype=np.int64)
-        axis = int(params.get("quantized_dimension", 0))
-        quantization = None
-        self.quantizer: AffineQuantizer | None = None
-        if self.dtype in _QUANTIZABLE and scales.size and np.all(scales > 0):
-            if zero_points.size != scales.size:
-                zero_points = np.zeros_like(scales, dtype=np.int64)
-            quantization = Quantization(
-                tuple(float(s) for s in scales), tuple(int(z) for z in zero_points), axis
-            )
-            if scales.size == 1:
-                self.quantizer = AffineQuantizer(scales[0], zero_points[0], self.dtype)
-            else:
-                if not 0 <= axis < self.rank or signature_shape[axis] not in (-1, scales.size):
-                    raise ModelFormatError(
-                        f"Tensor {name!r} of shape {signature_shape} has {scales.size} "
-                        f"quantization scales along axis {axis}, which do not fit."
-                    )
-                broadcast = [1] * self.rank
-                broadcast[axis] = scales.size
-                self.quantizer = AffineQuantizer(
-                    scales.reshape(broadcast), zero_points.reshape(broadcast), self.dtype
-                )
-        self.spec = TensorSpec(
-            name=name,
-            shape=tuple(None if d < 0 else d for d in signature_shape),
-            dtype=self.dtype.name,
-            quantization=quantization,
-            tensor_name=str(details.get("name", "")),
-            index=self.index,
-        )
-
-    def describe(self) -> str:
-        shape = ", ".join("?" if d is None else str(d) for d in self.spec.shape)
-        return f"shape ({shape}) of {self.dtype.name}"
-
-
-class _Plan:
-    """One signature: its ports, batching strategy and currently allocated shapes."""
-
-    def __init__(
-        self,
-        wrapper: Any,
-        name: str,
-        subgraph: int,
-        inputs: list[_Port],
-        outputs: list[_Port],
-        current_shapes: list[tuple[int, ...]],
-        activation_bytes: int,
-    ) -> None:
-        self.wrapper = wrapper
-        self.name = name
-        self.subgraph = subgraph
-        self.inputs = tuple(inputs)
-        self.outputs = tuple(outputs)
-        self.by_name: dict[str, _Port] = {}
-        for port in inputs:
-            self.by_name[port.name] = port
-            self.by_name.setdefault(port.spec.tensor_name, port)
-        self.single = len(inputs) == 1
-        self.signature = Signature(
-            name, tuple(p.spec for p in inputs), tuple(p.spec for p in outputs), subgraph
-        )
-        self.current = tuple(current_shapes)
-        self.resizable = bool(inputs) and all(
-            p.rank >= 1 and p.signature_shape[0] < 0 for p in inputs
-        )
-        batch_sizes = {p.signature_shape[0] for p in inputs if p.rank >= 1}
-        self.fixed_batch = (
-            max(1, batch_sizes.pop()) if not self.resizable and len(batch_sizes) == 1 else 1
-        )
-        chunk = _CHUNK_ACTIVATION_BYTES // max(1, activation_bytes)
-        self.default_chunk = max(1, min(_MAX_CHUNK, chunk))
-        self.batched = all(p.rank >= 1 for p in inputs)
-        # Single input and output: predict can skip the general machinery when the
-        # array already has the allocated shape (the common one-sample loop).
-        self.fast = len(inputs) == 1 and len(outputs) == 1 and self.batched
-        self.current0 = self.current[0] if self.current else None
-        self.zeros0 = np.zeros(math.prod(self.current0 or ()), dtype=np.float32)
-
-    def fast_predict(
-        self, x: NDArray[Any], raw: bool, nonfinite: str, lock: threading.Lock
-    ) -> NDArray[Any] | None:
-        """Run one allocated-shape array through a 1-in 1-out signature, or return None.
-
-        ``None`` means "use the general path" (which also produces the errors).
-        """
-        port = self.inputs[0]
-        quantizer = port.quantizer
-        if raw or quantizer is None:
-            if x.dtype != port.dtype:
-                return None
-            if port.float_tensor and nonfinite == "raise" and not self._finite(x):
-                return None
-        else:
-            if x.dtype != _FLOAT32 or not self._finite(x):
-                return None
-            x = quantizer.quantize(x)
-        wrapper, subgraph = self.wrapper, self.subgraph
-        with lock:
-            if x.shape != self.current0:
-                return None
-            try:
-                wrapper.SetTensor(port.index, x, subgraph)
-                wrapper.Invoke(subgraph)
-            except (ValueError, RuntimeError) as exc:
-                raise _inference_error(exc) from exc
-            y: NDArray[Any] = wrapper.GetTensor(self.outputs[0].index, subgraph)
-        out_quantizer = self.outputs[0].quantizer
-        if raw or out_quantizer is None:
-            return y
-        return out_quantizer.dequantize(y)
-
-    def _finite(self, x: NDArray[Any]) -> bool:
-        """Whether every element is finite, cheaply for the allocated float32 shape."""
-        zeros = self.zeros0
-        if x.dtype == _FLOAT32 and zeros.size == x.size:
-            # x . 0 is exactly +-0 unless some element is NaN or infinite (inf * 0 = NaN).
-            return bool(np.vdot(x, zeros) == 0)
-        return math.isfinite(np.add.reduce(x, axis=None, dtype=np.float64))
-
-    # -- input preparation (no interpreter access; runs outside the lock) -------------
-
-    def prepare(self, x: Any, raw: bool, nonfinite: str) -> list[NDArray[Any]]:
-        if self.single and not isinstance(x, Mapping):
-            if isinstance(x, tuple) and len(x) == 1:
-                x = x[0]
-            return [self._prepare_one(self.inputs[0], x, raw, nonfinite)]
-        if isinstance(x, Mapping):
-            unknown = [k for k in x if k not in self.by_name]
-            given = {self.by_name[k].name for k in x if k in self.by_name}
-            missing = [p.name for p in self.inputs if p.name not in given]
-            if unknown or missing or len(given) != len(x):
-                raise DataError(
-                    f"The inputs of signature {self.name!r} are {self._names()}; got "
-                    f"{sorted(map(str, x))}"
-                    + (f" (missing {missing})" if missing else "")
-                    + (f" (unknown {unknown})" if unknown else "")
-                    + ". Fix: pass one array per input name."
-                )
-            by_port = {self.by_name[k].name: v for k, v in x.items()}
-            values = [by_port[p.name] for p in self.inputs]
-        elif isinstance(x, (list, tuple)):
-            if len(x) != len(self.inputs):
-                raise DataError(
-                    f"Signature {self.name!r} has {len(self.inputs)} inputs "
-                    f"{self._names()}; got {len(x)} arrays. Fix: pass them in this order, "
-                    "or as a dict by name."
-                )
-            values = list(x)
-        else:
-            raise DataError(
-                f"Signature {self.name!r} has {len(self.inputs)} inputs {self._names()}; "
-                f"got one {type(x).__name__}. Fix: pass a dict by name or a list in order."
-            )
-        arrays = [
-            self._prepare_one(port, value, raw, nonfinite)
-            for port, value in zip(self.inputs, values, strict=True)
-        ]
-        batch = {a.shape[0] for a in arrays if a.ndim}
-        if len(batch) > 1:
-            sizes = {p.name: a.shape[0] for p, a in zip(self.inputs, arrays, strict=True)}
-            raise DataError(
-                f"All inputs must have the same batch size (first dimension); got {sizes}."
-            )
-        return arrays
-
-    def _names(self) -> list[str]:
-        return [p.name for p in self.inputs]
-
-    def _prepare_one(self, port: _Port, value: Any, raw: bool, nonfinite: str) -> NDArray[Any]:
-        if type(value) is not np.ndarray:
-            try:
-                value = np.asarray(value)
-            except (ValueError, TypeError) as exc:
-                raise DataError(
-                    f"Input {port.name!r} could not be read as an array ({exc}); expected "
-                    f"{port.describe()}."
-                ) from exc
-        if (
-            value.ndim != port.rank
-            or (port.tail is not None and value.shape[1:] != port.tail)
-            or not self._dynamic_shape_ok(port, value.shape)
-        ):
-            fix = ""
-            if value.ndim == port.rank - 1:
-                fix = " Fix: add the batch dimension, e.g. x[np.newaxis] for one sample."
-            raise DataError(
-                f"Input {port.name!r} must have {port.describe()}, with any batch size "
-                f"first; got shape {value.shape}.{fix}"
-            )
-        kind = value.dtype.kind
-        if port.quantizer is not None and not raw:
-            if value.dtype == port.dtype:
-                raise DataError(
-                    f"Input {port.name!r} is already {port.dtype.name}, the model's "
-                    "quantized type. Fix: pass raw=True if these are quantized values, or "
-                    "float values to have edgeml quantize them."
-                )
-            if kind not in "fiu":
-                raise self._dtype_error(port, value, "real numbers")
-            value = value.astype(np.float32, copy=False)
-            self._check_finite(port, value, nonfinite, always=True)
-            return port.quantizer.quantize(value)
-        if value.dtype != port.dtype:
-            if port.float_tensor:
-                if kind not in "fiu":
-                    raise self._dtype_error(port, value, "real numbers")
-                value = value.astype(port.dtype)
-            elif port.info is not None:
-                if kind not in "iu":
-                    what = "integers" + (" (raw=True expects quantized values)" if raw else "")
-                    raise self._dtype_error(port, value, what)
-                if value.size and (value.min() < port.info.min or value.max() > port.info.max):
-                    raise DataError(
-                        f"Input {port.name!r} has values outside the range of "
-                        f"{port.dtype.name} [{port.info.min}, {port.info.max}]."
-                    )
-                value = value.astype(port.dtype)
-            elif not np.can_cast(value.dtype, port.dtype, "same_kind"):
-                raise self._dtype_error(port, value, port.dtype.name)
-            else:
-                value = value.astype(port.dtype)
-        if port.float_tensor:
-            self._check_finite(port, value, nonfinite, always=False)
-        prepared: NDArray[Any] = value
-        return prepared
-
-    @staticmethod
-    def _dynamic_shape_ok(port: _Port, shape: tuple[int, ...]) -> bool:
-        if port.tail is not None:
-            return True
-        return all(
-            want < 0 or want == got
-            for want, got in zip(port.signature_shape[1:], shape[1:], strict=True)
-        )
-
-    @staticmethod
-    def _dtype_error(port: _Port, value: NDArray[Any], what: str) -> DataError:
-        return DataError(
-            f"Input {port.name!r} must hold {what} for a {port.dtype.name} tensor; got "
-            f"dtype {value.dtype}."
-        )
-
-    @staticmethod
-    def _check_finite(port: _Port, value: NDArray[Any], nonfinite: str, always: bool) -> None:
-        if nonfinite == "allow" and not always:
-            return
-        # A float64 sum is finite exactly when every float32 element is.
-        if value.size and not math.isfinite(np.add.reduce(value, axis=None, dtype=np.float64)):
-            bad = int(value.size - np.count_nonzero(np.isfinite(value)))
-            if always:
-                raise DataError(
-                    f"Input {port.name!r} has {bad} NaN or infinite values, which cannot "
-                    f"be quantized to {port.dtype.name}. Fix: clean or impute them first."
-                )
-            raise DataError(
-                f"Input {port.name!r} has {bad} NaN or infinite values. Fix: clean or "
-                "impute them, or load the model with nonfinite='allow'."
-            )
-
-    # -- invocation (holds the model's lock) ------------------------------------------
-
-    def run(self, arrays: list[NDArray[Any]], batch_size: int | None) -> list[NDArray[Any]]:
-        if not self.batched:
-            return self._invoke(arrays)
-        n = arrays[0].shape[0] if arrays else 1
-        if n == 0:
-            return [np.empty((0, *self._output_tail(p)), dtype=p.dtype) for p in self.outputs]
-        chunk = (batch_size or self.default_chunk) if self.resizable else self.fixed_batch
-        if n <= chunk and (self.resizable or n == chunk):
-            return self._invoke(arrays)
-        parts: list[list[NDArray[Any]]] = []
-        for start in range(0, n, chunk):
-            piece = [a[start : start + chunk] for a in arrays]
-            taken = piece[0].shape[0]
-            if not self.resizable and taken < chunk:
-                piece = [
-                    np.concatenate([p, np.zeros((chunk - taken, *p.shape[1:]), p.dtype)])
-                    for p in piece
-                ]
-                parts.append([out[:taken] for out in self._invoke(piece)])
-            else:
-                parts.append(self._invoke(piece))
-        return [np.concatenate(column) for column in zip(*parts, strict=True)]
-
-    def _output_tail(self, port: _Port) -> tuple[int, ...]:
-        shape = self.wrapper.GetTensor(port.index, self.subgraph).shape
-        return tuple(shape[1:])
-
-    def _invoke(self, arrays: list[NDArray[Any]]) -> list[NDArray[Any]]:
-        wrapper, subgraph = self.wrapper, self.subgraph
-        shapes = tuple(a.shape for a in arrays)
-        if shapes != self.current:
-            self._resize(shapes)
-        try:
-            for port, array in zip(self.inputs, arrays, strict=True):
-                wrapper.SetTensor(port.index, array, subgraph)
-            wrapper.Invoke(subgraph)
-        except (ValueError, RuntimeError) as exc:
-            raise _inference_error(exc) from exc
-        return [wrapper.GetTensor(port.index, subgraph) for port in self.outputs]
-
-    def _resize(self, shapes: tuple[tuple[int, ...], ...]) -> None:
-        try:
-            for port, shape in zip(self.inputs, shapes, strict=True):
-                self.wrapper.ResizeInputTensor(
-                    port.index, np.array(shape, dtype=np.int32), True, self.subgraph
-                )
-            self.wrapper.AllocateTensors(self.subgraph)
-        except (ValueError, RuntimeError) as exc:
-            self.current, self.current0 = (), None
-            raise DataError(
-                f"The model cannot run on inputs of shapes {list(shapes)} ({exc}). "
-                f"Expected: {[p.describe() for p in self.inputs]}."
-            ) from exc
-        self.current = shapes
-        self.current0 = shapes[0]
-        self.zeros0 = np.zeros(math.prod(shapes[0]), dtype=np.float32)
-
-    # -- outputs (outside the lock) ---------------------------------------------------
-
-    def finish(self, results: list[NDArray[Any]], raw: bool, output: str) -> Any:
-        if not raw:
-            results = [
-                p.quantizer.dequantize(r) if p.quantizer is not None else r
-                for p, r in zip(self.outputs, results, strict=True)
-            ]
-        if output == "tuple":
-            return tuple(results)
-        if output == "dict" or len(results) != 1:
-            return {p.name: r for p, r in zip(self.outputs, results, strict=True)}
-        return results[0]
-
-
-def _inference_error(exc: Exception) -> InferenceError:
-    reason = str(exc).strip().rstrip(".")
-    return InferenceError(
-        f"The interpreter failed while running the model: {reason}. The model "
-        "loaded but cannot compute on these inputs; a corrupted constant (shape or "
-        "weights) is the usual cause. Fix: re-convert or re-download the model."
-    )
-
-
-def _make_interpreter(content: bytes, num_threads: int | None, backend: str) -> tuple[Any, str]:
-    if backend == "auto":
-        backend = "litert" if is_available("ai_edge_litert") else "tflite"
-        if backend == "tflite" and not is_available("tensorflow"):
-            backend = "litert"  # so the error names the extra a device needs
-    if backend == "litert":
-        module = require(
-            "ai_edge_litert.interpreter", extra="litert", feature="Running .tflite models"
-        )
-        factory = module.Interpreter
-    else:
-        tf = require("tensorflow", extra="tf", feature="The tf.lite fallback interpreter")
-        factory = tf.lite.Interpreter
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # tf.lite.Interpreter's deprecation notice
-            # Always from bytes: tf.lite.Interpreter(model_path=...) segfaults on
-            # truncated or corrupted files, model_content raises instead.
-            interpreter = factory(model_content=content, num_threads=num_threads)
-    except (ValueError, RuntimeError) as exc:
-        raise ModelFormatError(
-            f"The interpreter rejected the model ({len(content)} bytes): "
-            f"{str(exc).strip().rstrip('.')}. Fix: check that the file is a complete .tflite model."
-        ) from exc
-    wrapper: Any = getattr(interpreter, "_interpreter", None)
-    missing = [m for m in _WRAPPER_METHODS if not hasattr(wrapper, m)]
-    if missing:  # pragma: no cover - guards against an incompatible interpreter release
-        raise UnsupportedModelError(
-            f"The {backend} interpreter lacks {missing}; edgeml supports ai-edge-litert "
-            '2.3 and tf.lite from TensorFlow 2.21. Fix: pip install "edgeml[litert]".'
-        )
-    try:
-        wrapper.AllocateTensors()
-    except (ValueError, RuntimeError) as exc:
-        text = str(exc).strip().rstrip(".")
-        error = UnsupportedModelError if re.search(r"(?i)custom op|flex|select", text) else None
-        if error is not None:
-            raise error(
-                f"The {backend} interpreter cannot run this model: {text}. Fix: convert "
-                "without Flex/custom ops, or use an interpreter built with them."
-            ) from exc
-        raise ModelFormatError(f"The model failed to allocate its tensors: {text}.") from exc
-    return interpreter, backend
-
-
-def _build_plans(interpreter: Any, content: bytes) -> dict[str, _Plan]:
-    from edgeml.conversion.metadata import _flatbuffer_utils
-
-    wrapper = interpreter._interpreter
-    schema = _flatbuffer_utils().schema_fb
-    root = schema.Model.GetRootAs(content, 0)
-    type_bytes = {
-        code: _TYPE_BYTES.get(name, 4)
-        for name, code in vars(schema.TensorType).items()
-        if name.isupper()
-    }
-    signatures = interpreter.get_signature_list()
-    plans: dict[str, _Plan] = {}
-    if not signatures:
-        inputs = [_Port(str(d["name"]), d) for d in interpreter.get_input_details()]
-        outputs = [_Port(str(d["name"]), d) for d in interpreter.get_output_details()]
-        shapes = [tuple(int(v) for v in d["shape"]) for d in interpreter.get_input_details()]
-        plans[""] = _Plan(
-            wrapper, "", 0, inputs, outputs, shapes, _activation_bytes(root, 0, type_bytes)
-        )
-        return plans
-    for key in signatures:
-        runner = interpreter.get_signature_runner(key)
-        subgraph = int(wrapper.GetSubgraphIndexFromSignature(key))
-        in_details = runner.get_input_details()
-        out_details = runner.get_output_details()
-        order = [int(i) for i in root.Subgraphs(subgraph).InputsAsNumpy()]
-        position = {index: i for i, index in enumerate(order)}
-        in_names = sorted(in_details, key=lambda n: position.get(int(in_details[n]["index"]), 0))
-        out_names = sorted(out_details, key=_natural_key)
-        inputs = [_Port(n, in_details[n]) for n in in_names]
-        outputs = [_Port(n, out_details[n]) for n in out_names]
-        shapes = [tuple(int(v) for v in in_details[n]["shape"]) for n in in_names]
-        if subgraph != 0:
-            # Other subgraphs are allocated lazily by the interpreter; do it now so the
-            # first predict does not pay for it and shapes are known.
-            wrapper.AllocateTensors(subgraph)
-        activations = _activation_bytes(root, subgraph, type_bytes)
-        plans[key] = _Plan(wrapper, key, subgraph, inputs, outputs, shapes, activations)
-    return plans
-
-
-def _activation_bytes(root: Any, subgraph_index: int, type_bytes: dict[int, int]) -> int:
-    """Bytes of one sample's non-constant tensors in a subgraph (dynamic sizes as 1)."""
-    subgraph = root.Subgraphs(subgraph_index)
-    total = 0
-    for t in range(subgraph.TensorsLength()):
-        tensor = subgraph.Tensors(t)
-        if root.Buffers(tensor.Buffer()).DataLength():
-            continue  # a constant
-        shape = tensor.ShapeAsNumpy() if tensor.ShapeLength() else ()
-        total += type_bytes.get(int(tensor.Type()), 4) * math.prod(max(1, int(d)) for d in shape)
-    return total
-
-
-def _check_num_threads(owner: str, num_threads: object) -> None:
-    if num_threads is not None and (
-        isinstance(num_threads, bool) or not isinstance(num_threads, int) or num_threads < 1
-    ):
-        raise invalid_argument(owner, "num_threads", num_threads, "None or an integer >= 1")
-
 
 def _read_source(model: object) -> tuple[bytes, str | None]:
     if isinstance(model, (bytes, bytearray, memoryview)):
         return bytes(model), None
     if isinstance(model, (str, os.PathLike)):
-        path = Path(model)
-        if not path.is_file():
-            raise ConfigError(
-                f"The 'model' argument of load must be an existing .tflite file. Got "
-                f"{str(path)!r}, which {'is a directory' if path.is_dir() else 'does not exist'}."
-            )
-        return path.read_bytes(), str(path)
+        return read_model_file(model, "load"), os.fspath(model)
     raise invalid_argument("load", "model", model, "a path to a .tflite file or the model's bytes")
 
 
@@ -644,20 +107,21 @@ def load(
     --------
     >>> import numpy as np
     >>> import edgeml.runtime
-    >>> from edgeml.conversion.metadata import _tiny_model_for_examples
-    >>> model = edgeml.runtime.load(_tiny_model_for_examples(), num_threads=1)
+    >>> from edgeml.modelfile import example_model
+    >>> model = edgeml.runtime.load(example_model(), num_threads=1)
     >>> model.inputs
     (TensorSpec('x', shape=(1, 2), dtype=float32),)
     >>> model.predict(np.array([[1.0, 2.0], [0.0, 1.0]]))
     array([[ 2.,  8., 14.],
            [ 1.,  3.,  5.]], dtype=float32)
     """
-    _check_num_threads("load", num_threads)
+    check_num_threads("load", num_threads)
     if backend not in ("auto", "litert", "tflite"):
         raise invalid_argument("load", "backend", backend, "'auto', 'litert' or 'tflite'")
     if nonfinite not in ("raise", "allow"):
         raise invalid_argument("load", "nonfinite", nonfinite, "'raise' or 'allow'")
     content, path = _read_source(model)
+    # Deferred: edgeml.security imports the cryptography package, needed only here.
     from edgeml.security import is_sealed, open_model_bytes
 
     if key is not None or verify_with is not None or signature is not None or is_sealed(content):
@@ -703,8 +167,8 @@ class EdgeModel(TrainingMixin):
     _content: bytes
     _nonfinite: str
     _interpreter: Any
-    _plans: dict[str, _Plan]
-    _default: _Plan
+    _plans: dict[str, Plan]
+    _default: Plan
     _metadata: dict[str, dict[str, Any]]
     _integrity: Integrity
     _lock: threading.Lock
@@ -722,10 +186,8 @@ class EdgeModel(TrainingMixin):
         nonfinite: str,
         known: tuple[dict[str, dict[str, Any]], Integrity] | None,
     ) -> EdgeModel:
-        from edgeml.conversion.metadata import _check_identifier, read_metadata, verify_integrity
-
-        _check_identifier(content)
-        interpreter, resolved = _make_interpreter(content, num_threads, backend)
+        check_identifier(content)
+        interpreter, resolved = make_interpreter(content, num_threads, backend)
         if known is None:
             integrity = verify_integrity(content)
             metadata = read_metadata(content)
@@ -739,7 +201,7 @@ class EdgeModel(TrainingMixin):
         self.num_threads = num_threads
         self._nonfinite = nonfinite
         self._interpreter = interpreter
-        self._plans = _build_plans(interpreter, content)
+        self._plans = build_plans(interpreter, content)
         self._default = self._plans.get("infer") or next(  # trainable models: "infer"
             (p for p in self._plans.values() if p.subgraph == 0),
             next(iter(self._plans.values())),
@@ -769,22 +231,25 @@ class EdgeModel(TrainingMixin):
 
     @property
     def metadata(self) -> dict[str, dict[str, Any]]:
-        """The JSON documents embedded in the model (see :mod:`edgeml.conversion.metadata`).
+        """The JSON documents embedded in the model (see :mod:`edgeml.modelfile`).
 
         Returns a copy; editing it does not change the model.
         """
-        import copy
-
         return copy.deepcopy(self._metadata)
 
     @property
-    def card(self) -> dict[str, Any] | None:
-        """The embedded model card document (a copy), or ``None`` when the model has none."""
-        import copy
+    def card(self) -> ModelCard | None:
+        """The embedded model card, or ``None`` when the model has none.
 
-        from edgeml.conversion.metadata import CARD_ENTRY
+        The same :class:`~edgeml.card.ModelCard` that :func:`edgeml.card.read_card`
+        returns (use ``card.to_dict()`` for the JSON document).
 
-        return copy.deepcopy(self._metadata.get(CARD_ENTRY))
+        Raises
+        ------
+        ModelFormatError
+            When the model's card entry is damaged or not a valid card.
+        """
+        return read_card(self._content)
 
     @property
     def integrity(self) -> Integrity:
@@ -868,8 +333,8 @@ class EdgeModel(TrainingMixin):
         Examples
         --------
         >>> import numpy as np
-        >>> from edgeml.conversion.metadata import _tiny_model_for_examples
-        >>> model = load(_tiny_model_for_examples())
+        >>> from edgeml.modelfile import example_model
+        >>> model = load(example_model())
         >>> model.predict(np.ones((3, 2))).shape
         (3, 3)
         >>> model.predict(np.ones((1, 3)))
@@ -899,7 +364,7 @@ class EdgeModel(TrainingMixin):
             results = plan.run(arrays, batch_size)
         return plan.finish(results, raw, output)
 
-    def _plan(self, signature: str) -> _Plan:
+    def _plan(self, signature: str) -> Plan:
         plan = self._plans.get(signature)
         if plan is None:
             raise invalid_argument(
@@ -926,12 +391,12 @@ class EdgeModel(TrainingMixin):
 
         Examples
         --------
-        >>> from edgeml.conversion.metadata import _tiny_model_for_examples
-        >>> model = load(_tiny_model_for_examples())
+        >>> from edgeml.modelfile import example_model
+        >>> model = load(example_model())
         >>> model.clone().predict([[1.0, 1.0]]).tolist()
         [[1.0, 5.0, 9.0]]
         """
-        _check_num_threads("clone", num_threads)
+        check_num_threads("clone", num_threads)
         threads = self.num_threads if num_threads is None else num_threads
         return EdgeModel._from_bytes(
             self._content,
@@ -973,13 +438,11 @@ class EdgeModel(TrainingMixin):
 
         Examples
         --------
-        >>> from edgeml.conversion.metadata import _tiny_model_for_examples
-        >>> result = load(_tiny_model_for_examples()).benchmark(runs=20, warmup=2)
+        >>> from edgeml.modelfile import example_model
+        >>> result = load(example_model()).benchmark(runs=20, warmup=2)
         >>> result.runs, result.p50_ms <= result.p99_ms
         (20, True)
         """
-        from edgeml.runtime._benchmark import run_benchmark
-
         return run_benchmark(
             self,
             batch_size=batch_size,

@@ -38,8 +38,7 @@ from edgeml.errors import (
 
 __all__ = ["TrainingHistory", "TrainingMixin", "secure_normal"]
 
-TRAINING_ENTRY = "on_device_training"  # edgeml.conversion.trainable.TRAINING_ENTRY
-_CARD_ENTRY = "model_card"  # edgeml.conversion.metadata.CARD_ENTRY
+TRAINING_ENTRY = "on_device_training"  # = edgeml.conversion.trainable.TRAINING_ENTRY
 
 
 @dataclass(frozen=True)
@@ -632,7 +631,8 @@ class TrainingMixin:
         spec = self._spec("save")
         with self._lock:
             state = self._state()
-        from edgeml.conversion import metadata as _metadata  # TF-free flatbuffer access
+        from edgeml.card import embed_card, read_card
+        from edgeml.modelfile import with_edgeml_entry, with_metadata
 
         content = _patch_initial_values(self._content, state)
         log = list(getattr(self, "_training_log", None) or [])
@@ -648,15 +648,12 @@ class TrainingMixin:
         }
         updated = copy.deepcopy(spec)
         updated["history"] = [*spec.get("history", []), record]
-        content = _metadata.with_metadata(content, TRAINING_ENTRY, updated)
-        card = self._metadata.get(_CARD_ENTRY)
+        content = with_metadata(content, TRAINING_ENTRY, updated)
+        card = read_card(content)
         if card is not None:
-            card = copy.deepcopy(card)
-            extra = dict(card.get("extra") or {})
-            extra["on_device_training"] = updated["history"]
-            card["extra"] = extra
-            content = _metadata.with_metadata(content, _CARD_ENTRY, card)
-        content = _metadata.with_edgeml_entry(content)
+            extra = {**dict(card.extra or {}), "on_device_training": updated["history"]}
+            content = embed_card(content, card.replace(extra=extra))
+        content = with_edgeml_entry(content)
         return atomic_write(path, content)
 
 

@@ -43,9 +43,9 @@ def edge(mlp_bytes: bytes) -> Any:
 
 
 def test_inference_only_model_refuses_to_train(blobs: tuple[np.ndarray, np.ndarray]) -> None:
-    from edgeml.conversion.metadata import _tiny_model_for_examples
+    from edgeml.modelfile import example_model
 
-    plain = edgeml.load(_tiny_model_for_examples())
+    plain = edgeml.load(example_model())
     assert not plain.trainable
     with pytest.raises(UnsupportedModelError, match="to_trainable"):
         plain.train_step(np.zeros((1, 2)), np.zeros(1, dtype=int))
@@ -146,7 +146,7 @@ def test_save_writes_trained_weights_and_record(
     assert record["steps"] == 6
     assert record["data_left_device"] is False
     assert again.card is not None
-    assert again.card["extra"]["on_device_training"][-1]["steps"] == 6
+    assert again.card.extra["on_device_training"][-1]["steps"] == 6
     assert not list(tmp_path.glob(".*tmp"))
 
 
@@ -268,7 +268,7 @@ def test_trains_and_saves_with_tensorflow_blocked(
 
 
 def test_malformed_training_document_is_a_format_error(mlp_bytes: bytes) -> None:
-    from edgeml.conversion.metadata import read_metadata, with_metadata
+    from edgeml.modelfile import read_metadata, with_metadata
 
     document = read_metadata(mlp_bytes)["on_device_training"]
     document["label"] = {"dtype": "int32", "classes": "many"}

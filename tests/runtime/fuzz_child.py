@@ -27,7 +27,7 @@ def outcome(content: bytes, backend: str) -> str:
             )
             for spec in model.inputs
         }
-        model.predict(x if len(x) > 1 else next(iter(x.values())))
+        model.predict(next(iter(x.values())) if len(x) == 1 else x)
         return "ran"
     except EdgeMLError as exc:
         return type(exc).__name__

@@ -9,11 +9,10 @@ import numpy as np
 import pytest
 
 import edgeml.runtime
+from edgeml.card import ModelCard, embed_card, read_card
 from edgeml.conversion.metadata import (
-    CARD_ENTRY,
     _tiny_model_for_examples,
     with_edgeml_entry,
-    with_metadata,
 )
 from edgeml.errors import ConfigError, DataError, IntegrityError, ModelFormatError
 from edgeml.runtime import EdgeModel, load
@@ -292,13 +291,13 @@ def test_loads_from_a_path(model_files: dict[str, Any], models: dict[str, bytes]
 
 
 def test_integrity_and_metadata(models: dict[str, bytes]) -> None:
-    content = with_metadata(models["mlp_int8"], CARD_ENTRY, {"owner": "edge team"})
-    sealed = with_edgeml_entry(content, {"edgeml_version": "test"})
+    card = ModelCard.build("mlp", owner="edge team")
+    sealed = with_edgeml_entry(embed_card(models["mlp_int8"], card), {"edgeml_version": "test"})
     model = load(sealed)
     assert model.integrity.status == "verified"
-    assert model.card == {"owner": "edge team"}
-    model.card["owner"] = "changed"  # type: ignore[index]  # a copy too
-    assert model.card == {"owner": "edge team"}
+    assert isinstance(model.card, ModelCard)
+    assert model.card == card == read_card(sealed)  # the same card read_card returns
+    assert model.card.to_dict()["owner"] == "edge team"
     assert model.metadata["edgeml"]["edgeml_version"] == "test"
     model.metadata["edgeml"]["edgeml_version"] = "changed"  # a copy
     assert model.metadata["edgeml"]["edgeml_version"] == "test"
@@ -346,7 +345,7 @@ def test_tflite_fallback_backend_gives_the_same_outputs(models: dict[str, bytes]
 def test_the_interpreter_wrapper_api_edgeml_relies_on_exists(models: dict[str, bytes]) -> None:
     # edgeml calls the interpreter's pybind wrapper directly on the hot path; if a LiteRT
     # release renames these, this test fails before users see an AttributeError.
-    from edgeml.runtime._model import _WRAPPER_METHODS
+    from edgeml.runtime._interpreter import _WRAPPER_METHODS
 
     wrapper = litert.Interpreter(model_content=models["mlp_float"])._interpreter
     assert [m for m in _WRAPPER_METHODS if not hasattr(wrapper, m)] == []
