@@ -28,6 +28,7 @@ from numpy.typing import NDArray
 
 from edgeml._io import atomic_write
 from edgeml._optional import require
+from edgeml.card import embed_card, read_card
 from edgeml.errors import (
     DataError,
     InferenceError,
@@ -35,6 +36,7 @@ from edgeml.errors import (
     UnsupportedModelError,
     invalid_argument,
 )
+from edgeml.modelfile import with_edgeml_entry, with_metadata
 
 __all__ = ["TrainingHistory", "TrainingMixin", "secure_normal"]
 
@@ -505,6 +507,7 @@ class TrainingMixin:
             )
         rate = batch_size / n
         steps_per_epoch = max(1, round(1 / rate))
+        # The privacy layer (and dp-accounting) load only when DP is asked for.
         from edgeml.privacy.accounting import epsilon
 
         steps = steps_per_epoch * epochs
@@ -631,9 +634,6 @@ class TrainingMixin:
         spec = self._spec("save")
         with self._lock:
             state = self._state()
-        from edgeml.card import embed_card, read_card
-        from edgeml.modelfile import with_edgeml_entry, with_metadata
-
         content = _patch_initial_values(self._content, state)
         log = list(getattr(self, "_training_log", None) or [])
         record = {
@@ -662,6 +662,7 @@ def _now() -> str:
 
 
 def _record(ledger: Any, dp: dict[str, Any], *, dry_run: bool) -> None:
+    # The privacy layer (and dp-accounting) load only when DP is asked for.
     from edgeml.privacy.accounting import Ledger
 
     if not isinstance(ledger, Ledger):
