@@ -14,9 +14,10 @@ CNN whose convolutional backbone is frozen while a Dense head trains with SGD. F
 - size of the trainable file vs the inference-only ``edgeml.convert`` file (and with an
   int8 backbone for the CNN); every op in the trainable file, and whether all are builtin.
 
-Prints JSON to stdout:
+With ``--mobilenet``, also a frozen MobileNetV2 (alpha 0.35, 96x96) with a Dense head:
+file sizes with a float and an int8 backbone, and the step time. Prints JSON to stdout:
 
-    python benchmarks/on_device.py [--steps 30] [--repeats 50] [--batch-size 32]
+    python benchmarks/on_device.py [--steps 30] [--repeats 50] [--batch-size 32] [--mobilenet]
 """
 
 from __future__ import annotations
@@ -188,14 +189,60 @@ def run(kind: str, x: np.ndarray, y: np.ndarray, steps: int, repeats: int, batch
     }
 
 
+def mobilenet(repeats: int) -> dict[str, Any]:
+    """MobileNetV2 (alpha 0.35, 96x96, random weights) frozen, a Dense head trained."""
+    import keras
+
+    import edgeml
+    from edgeml.conversion import to_trainable
+
+    keras.utils.set_random_seed(0)
+    base = keras.applications.MobileNetV2(
+        input_shape=(96, 96, 3), alpha=0.35, include_top=False, weights=None
+    )
+    base.trainable = False
+    model = keras.Sequential(
+        [
+            keras.Input((96, 96, 3)),
+            base,
+            keras.layers.GlobalAveragePooling2D(),
+            keras.layers.Dense(5, activation="softmax"),
+        ]
+    )
+    x = np.random.default_rng(0).random((16, 96, 96, 3)).astype(np.float32)
+    y = np.arange(16) % 5
+    out: dict[str, Any] = {"model": "mobilenet_v2_0.35_96_frozen", "batch_size": 16}
+    for int8 in (False, True):
+        trainable = to_trainable(
+            model,
+            loss="sparse_categorical_crossentropy",
+            optimizer="adam",
+            quantize_backbone=int8,
+        )
+        inference = edgeml.convert(model, quantization="dynamic" if int8 else None)
+        edge = edgeml.load(trainable.bytes, num_threads=1)
+        key = "int8_backbone" if int8 else "float"
+        out[key] = {
+            "trainable_bytes": len(trainable.bytes),
+            "inference_only_bytes": len(inference.bytes),
+            "litert_train_step_ms": median_ms(lambda e=edge: e.train_step(x, y), repeats),
+        }
+    return out
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--steps", type=int, default=30)
     parser.add_argument("--repeats", type=int, default=50)
     parser.add_argument("--batch-size", type=int, default=32)
+    parser.add_argument(
+        "--mobilenet", action="store_true", help="also a MobileNetV2 backbone (about 2 min)"
+    )
     args = parser.parse_args()
     x, y = digits()
     results = [run(k, x, y, args.steps, args.repeats, args.batch_size) for k in ("mlp", "cnn")]
+    if args.mobilenet:
+        results.append(mobilenet(max(3, args.repeats // 10)))
     print(json.dumps({"benchmark": "on_device_training", "results": results}, indent=2))
 
 
