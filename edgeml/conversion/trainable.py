@@ -164,10 +164,14 @@ def _layers(model: Any) -> list[Any]:
 
 def _trainable_set(model: Any, layers: list[Any], trainable_layers: Any) -> set[int]:
     if trainable_layers is None:
+        # BatchNormalization stays frozen (inference statistics) unless named explicitly.
         chosen = {
             i
             for i, layer in enumerate(layers)
-            if layer.trainable and model.trainable and layer.get_weights()
+            if layer.trainable
+            and model.trainable
+            and layer.get_weights()
+            and type(layer).__name__ != "BatchNormalization"
         }
     else:
         if isinstance(trainable_layers, (str, int)):
@@ -546,7 +550,8 @@ def to_trainable(
     trainable_layers : sequence of str or int, optional
         Names or indices (in ``model.layers`` without the input layer) of the layers to
         train. Default: the layers Keras considers trainable (``layer.trainable``), so
-        ``backbone.trainable = False`` keeps a backbone frozen.
+        ``backbone.trainable = False`` keeps a backbone frozen; BatchNormalization layers
+        stay frozen with their moving statistics unless listed (which is refused).
     quantize_backbone : bool, default False
         Store the frozen weights as int8 (dynamic-range quantization); trained weights
         stay float32.
@@ -603,8 +608,9 @@ def to_trainable(
     for layer in head:
         if hasattr(layer, "layers"):
             raise UnsupportedModelError(
-                f"Layer {layer.name!r} is a nested model after the first trained layer. Fix: "
-                "freeze it (and the layers before it), or train only layers after it."
+                f"Layer {layer.name!r} is a nested model; to_trainable runs nested models "
+                "only as part of the frozen backbone. Fix: freeze it (layer.trainable = "
+                "False) with the layers before it, and train layers after it."
             )
     steps = []
     for index, layer in enumerate(head):

@@ -275,3 +275,24 @@ def test_malformed_training_document_is_a_format_error(mlp_bytes: bytes) -> None
     broken = edgeml.load(with_metadata(mlp_bytes, "on_device_training", document))
     with pytest.raises(edgeml.errors.ModelFormatError, match="malformed"):
         broken.get_weights()
+
+
+def test_batchnorm_stays_frozen_and_nested_trainable_model_is_refused() -> None:
+    import keras
+
+    model = keras.Sequential(
+        [
+            keras.Input((4,)),
+            keras.layers.Dense(5, name="d1"),
+            keras.layers.BatchNormalization(name="bn"),
+            keras.layers.Dense(2, name="d2"),
+        ]
+    )
+    document = to_trainable(model, loss="mse").metadata["on_device_training"]
+    assert document["trained_layers"] == ["d1", "d2"]
+    with pytest.raises(UnsupportedModelError, match="'bn'"):
+        to_trainable(model, loss="mse", trainable_layers=["bn"])
+    inner = keras.Sequential([keras.Input((4,)), keras.layers.Dense(3)], name="inner")
+    outer = keras.Sequential([keras.Input((4,)), inner, keras.layers.Dense(2)])
+    with pytest.raises(UnsupportedModelError, match="'inner' is a nested model"):
+        to_trainable(outer, loss="mse")
