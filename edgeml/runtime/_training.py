@@ -18,7 +18,7 @@ import datetime as _dt
 import math
 import os
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -44,8 +44,12 @@ TRAINING_ENTRY = "on_device_training"  # = edgeml.conversion.trainable.TRAINING_
 
 
 @dataclass(frozen=True)
-class TrainingHistory:
+class TrainingHistory(Mapping[str, float]):
     """What :meth:`EdgeModel.fit` did.
+
+    It is also a read-only mapping of the final metrics, ``loss``, ``steps``,
+    ``num_examples`` (and ``epsilon`` with DP), as plain floats: what a federated
+    client reports after ``fit`` (``dict(history)``).
 
     Attributes
     ----------
@@ -78,6 +82,25 @@ class TrainingHistory:
     def loss(self) -> float:
         """The last epoch's mean loss."""
         return self.losses[-1] if self.losses else math.nan
+
+    def _metrics(self) -> dict[str, float]:
+        metrics = {
+            "loss": self.loss,
+            "steps": float(self.steps),
+            "num_examples": float(self.num_examples),
+        }
+        if self.dp is not None:
+            metrics["epsilon"] = float(self.dp["epsilon"])
+        return metrics
+
+    def __getitem__(self, key: str) -> float:
+        return self._metrics()[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._metrics())
+
+    def __len__(self) -> int:
+        return len(self._metrics())
 
     def to_dict(self) -> dict[str, Any]:
         """Return a JSON-safe dict."""

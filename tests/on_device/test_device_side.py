@@ -154,6 +154,8 @@ def test_fit_loss_decreases(edge: Any, blobs: tuple[np.ndarray, np.ndarray]) -> 
     x, y = blobs
     history = edge.fit(x, y, epochs=8, batch_size=16, seed=1)
     assert len(history.losses) == 8
+    # The final metrics as a mapping of floats, what a federated client reports.
+    assert dict(history) == {"loss": history.losses[-1], "steps": 48.0, "num_examples": 96.0}
     assert history.losses[-1] < 0.7 * history.losses[0]
 
 
