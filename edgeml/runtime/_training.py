@@ -559,24 +559,36 @@ class TrainingMixin:
     ) -> list[float]:
         spec = self._metadata[TRAINING_ENTRY]
         names = [w["name"].replace("w", "g", 1) for w in spec["weights"]]
+        shapes = [tuple(w["shape"]) for w in spec["weights"]]
+        sizes = [math.prod(shape) for shape in shapes]
+        ends = np.cumsum(sizes)[:-1]
         clip, sigma = dp["l2_norm_clip"], dp["noise_multiplier"]
+        runner = self._runner("gradients")
         losses = []
         for _ in range(dp["steps_per_epoch"]):
             chosen = np.flatnonzero(rng.random(len(x)) < dp["sampling_rate"])
-            totals = [np.zeros(w["shape"], dtype=np.float64) for w in spec["weights"]]
+            # One row per example: its gradient, flattened (microbatches of 1).
+            rows = np.zeros((len(chosen), sum(sizes)), dtype=np.float64)
             batch_loss = 0.0
-            for i in chosen:
-                out = self._run("gradients", x=x[i : i + 1], y=y[i : i + 1])
-                grads = [out[name].astype(np.float64) for name in names]
-                norm = math.sqrt(sum(float(np.vdot(g, g)) for g in grads))
-                factor = min(1.0, clip / norm) if norm > 0 else 1.0
-                for total, g in zip(totals, grads, strict=True):
-                    total += g * factor
+            for row, i in enumerate(chosen):
+                try:
+                    out = runner(x=x[i : i + 1], y=y[i : i + 1])
+                except (ValueError, RuntimeError) as exc:
+                    raise InferenceError(
+                        f"The interpreter failed while computing a per-example gradient: "
+                        f"{exc}. Fix: check the inputs."
+                    ) from exc
+                rows[row] = np.concatenate([out[name].ravel() for name in names])
                 batch_loss += float(out["loss"])
-            noisy = {}
-            for name, total in zip(names, totals, strict=True):
-                noise = secure_normal(total.size).reshape(total.shape) * (sigma * clip)
-                noisy[name] = ((total + noise) / dp["expected_batch_size"]).astype(np.float32)
+            norms = np.sqrt(np.einsum("ij,ij->i", rows, rows))
+            factors = np.minimum(1.0, clip / np.maximum(norms, 1e-300))
+            total = factors @ rows if len(chosen) else np.zeros(sum(sizes))
+            total += secure_normal(total.size) * (sigma * clip)
+            total /= dp["expected_batch_size"]
+            noisy = {
+                name: part.reshape(shape).astype(np.float32)
+                for name, part, shape in zip(names, np.split(total, ends), shapes, strict=True)
+            }
             applied = self._run("apply", **noisy)
             if float(applied["applied"]) != 1.0:
                 raise InferenceError(
