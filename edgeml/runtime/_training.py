@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import copy
 import datetime as _dt
+import itertools
 import math
 import os
 import time
@@ -561,7 +562,7 @@ class TrainingMixin:
         names = [w["name"].replace("w", "g", 1) for w in spec["weights"]]
         shapes = [tuple(w["shape"]) for w in spec["weights"]]
         sizes = [math.prod(shape) for shape in shapes]
-        ends = np.cumsum(sizes)[:-1]
+        starts = [0, *itertools.accumulate(sizes)]
         clip, sigma = dp["l2_norm_clip"], dp["noise_multiplier"]
         runner = self._runner("gradients")
         losses = []
@@ -586,8 +587,10 @@ class TrainingMixin:
             total += secure_normal(total.size) * (sigma * clip)
             total /= dp["expected_batch_size"]
             noisy = {
-                name: part.reshape(shape).astype(np.float32)
-                for name, part, shape in zip(names, np.split(total, ends), shapes, strict=True)
+                name: total[start:stop].reshape(shape).astype(np.float32)
+                for name, start, stop, shape in zip(
+                    names, starts[:-1], starts[1:], shapes, strict=True
+                )
             }
             applied = self._run("apply", **noisy)
             if float(applied["applied"]) != 1.0:
