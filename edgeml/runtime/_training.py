@@ -154,7 +154,14 @@ def secure_normal(size: int) -> NDArray[np.float64]:
 
 
 class TrainingMixin:
-    """The training methods of :class:`~edgeml.runtime.EdgeModel` (see its docs)."""
+    """The training methods of :class:`~edgeml.runtime.EdgeModel`.
+
+    They need a model from :func:`edgeml.conversion.to_trainable`; on any other model
+    they raise :class:`~edgeml.errors.UnsupportedModelError`. The weights live in the
+    interpreter: :meth:`EdgeModel.clone` and :func:`edgeml.load` start from the weights
+    in the file, so copy trained weights with ``other.set_weights(model.get_weights())``
+    or write them with :meth:`save`.
+    """
 
     _interpreter: Any
     _lock: Any
