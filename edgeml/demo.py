@@ -3,13 +3,26 @@
 The demo chains every layer the way a user would:
 
 1. generated tabular records with planted PII go through :func:`edgeml.data.minimize`;
-2. scikit-learn's bundled digits train an MLP with DP-SGD at a target epsilon;
+2. a DP drift baseline of the training inputs is released, then scikit-learn's bundled
+   digits train an MLP with DP-SGD, both charged to one :class:`~edgeml.privacy.Ledger`;
 3. a membership-inference audit measures what the model leaks about its training set;
-4. the model is converted and quantized (int8 by default) and compared with the float one;
-5. the ``.tflite`` file is loaded with :func:`edgeml.load` (LiteRT) and predicts;
-6. a shifted stream of inputs is checked for drift against the training data;
-7. a model card with all of the above is embedded in the model file;
+4. the model is converted and quantized (int8 by default), calibrated on rows drawn
+   from the DP baseline, and compared with the float one on held-out data;
+5. a shifted stream of inputs is checked for drift against the DP baseline;
+6. a model card with its privacy scope is embedded in the model file;
+7. the ``.tflite`` file is loaded with :func:`edgeml.load` (LiteRT) and predicts;
 8. a sealed (AES-256-GCM) copy is written, and a tampered copy is shown to be refused.
+
+**What is released.** The top of the output folder holds only what may leave:
+``model.tflite`` (weights, quantization parameters, card), its sealed copy and
+``model_card.md``. Every statistic in them is DP and charged to the ledger, or comes
+from data declared public (the generated records) or held out (the digits test split);
+the card's privacy scope says which, part by part. The budget ``epsilon`` is the
+ledger's total: a quarter goes to the drift baseline, the rest to DP-SGD; the int8
+ranges are post-processing of the baseline and cost nothing more. Training-side
+reports that hold exact statistics of the training data (the audit, the drift report,
+the minimized records) and the sealing key go to ``internal/``: they never ship. No
+seed reaches the DP noise; ``seed`` fixes the generated data, the split and the audit.
 
 Everything lands in one output folder; :func:`run_demo` returns a :class:`DemoResult`
 whose summary is printed by the command. It needs the ``tf`` extra and scikit-learn.
@@ -50,6 +63,10 @@ _log = logging.getLogger("edgeml.demo")
 #: The fixed "now" of the demo's records, so retention decisions are reproducible.
 DEMO_NOW = dt.datetime(2026, 6, 30, tzinfo=dt.timezone.utc)
 _QUANTIZATIONS = ("int8", "float16", "dynamic", "int16x8", "none")
+_INTERNAL = "internal"  # training-side files that hold exact statistics: never released
+_DELTA = 1e-5
+_BASELINE_SHARE = 0.25  # of the total epsilon, for the DP drift baseline
+_DRIFT_SHARE = 0.5  # share of drifted features for a dataset-level "drift detected"
 _FIRST_NAMES = ("Ada", "Ben", "Chloe", "Dara", "Emil", "Fatima", "Goran", "Hana", "Ivo", "Jun")
 _REGIONS = ("10", "12", "20", "40", "60", "80")
 _LAST_NAMES = ("Novak", "Smith", "Garcia", "Okafor", "Larsen", "Kim", "Rossi", "Haddad")
@@ -125,7 +142,8 @@ class DemoResult:
     summary : list of tuple
         ``(step, result)`` rows, in the order the steps ran.
     files : dict
-        File role -> path, relative to ``out``.
+        File role -> path, relative to ``out`` (released files at the top, the rest
+        under ``internal/``).
     seconds : float
         Wall-clock time of the whole demo.
     """
@@ -199,11 +217,14 @@ def run_demo(
     out : str or pathlib.Path, default "edgeml-demo"
         Output folder; created if missing. Files in it with the demo's names are replaced.
     epsilon : float, default 3.0
-        The DP-SGD privacy budget (delta is 1e-5).
+        The total privacy budget of everything released (delta 1e-5): a quarter for the
+        drift baseline, the rest for DP-SGD, composed in one ledger.
     quantization : {"int8", "float16", "dynamic", "int16x8", "none"}, default "int8"
         The conversion mode.
     seed : int, default 0
-        Seeds data generation, the split, training and the audit, so runs repeat.
+        Seeds data generation, the split, the weights' initialization and the audit.
+        It never reaches the DP noise, which always comes from the operating system's
+        CSPRNG (a known seed would let anyone subtract it).
     quick : bool, default False
         Fewer records and epochs (for tests); the flow is the same.
     progress : callable, optional
@@ -234,26 +255,33 @@ def run_demo(
     summary: list[tuple[str, str]] = []
     files: dict[str, str] = {}
 
+    (folder / _INTERNAL).mkdir(exist_ok=True)
+
     def write(role: str, name: str, content: bytes | str) -> None:
         atomic_write(folder / name, content)
         files[role] = name
+
+    def keep(role: str, name: str, content: bytes | str) -> None:
+        """Write a training-side file that holds exact statistics: never released."""
+        write(role, f"{_INTERNAL}/{name}", content)
 
     # 1. Data minimization.
     import edgeml
     from edgeml import data, drift, privacy, security
     from edgeml.card import ModelCard, embed_card
+    from edgeml.privacy import Protection
 
     say("1/8 minimizing generated records with planted PII")
     records = synthetic_records(800 if quick else 3000, seed=seed)
     key = security.derive_subkey(security.generate_key(), purpose="demo pseudonyms")
     table, min_report = data.minimize(records, _demo_policy(), key=bytes(key), now=DEMO_NOW)
-    write(
+    keep(
         "minimization_report",
         "minimization_report.json",
         json.dumps(min_report.to_dict(), indent=2),
     )
     dropped_rows = ", ".join(f"{n} {why}" for why, n in min_report.rows_dropped.items() if n)
-    write("minimized_records", "minimized_records.json", json.dumps(to_jsonable(table)))
+    keep("minimized_records", "minimized_records.json", json.dumps(to_jsonable(table)))
     summary.append(
         (
             "minimize",
@@ -263,8 +291,13 @@ def run_demo(
         )
     )
 
-    # 2. DP-SGD on scikit-learn's digits.
-    say(f"2/8 training an MLP on digits with DP-SGD at epsilon {epsilon:g}")
+    # 2. One ledger for everything released: a DP drift baseline, then DP-SGD.
+    baseline_epsilon = epsilon * _BASELINE_SHARE
+    training_epsilon = epsilon - baseline_epsilon
+    say(
+        f"2/8 DP drift baseline (epsilon {baseline_epsilon:g}) and DP-SGD on digits "
+        f"(epsilon {training_epsilon:g}), one ledger with budget {epsilon:g}"
+    )
     tf = require("tensorflow", extra="demo", feature="edgeml demo")
     datasets = require("sklearn.datasets", extra="demo", feature="edgeml demo (bundled digits)")
     selection = require("sklearn.model_selection", extra="demo", feature="edgeml demo")
@@ -274,7 +307,19 @@ def run_demo(
     x_train, x_test, y_train, y_test = selection.train_test_split(
         x, y, test_size=0.2, stratify=y, random_state=seed
     )
-    tf.keras.utils.set_random_seed(seed)
+    ledger = privacy.Ledger(delta=_DELTA, accountant="rdp", budget=float(epsilon))
+    # Pixel intensities lie in [0, 1] by construction: public bounds, chosen without the data.
+    baseline = privacy.dp_baseline(
+        x_train,
+        lower=0.0,
+        upper=1.0,
+        bins=5,
+        epsilon=baseline_epsilon,
+        delta=_DELTA,
+        ledger=ledger,
+        name="drift baseline",
+    )
+    tf.keras.utils.set_random_seed(seed)  # weights' initialization; never the DP noise
     keras = tf.keras
     model = keras.Sequential(
         [
@@ -287,13 +332,13 @@ def run_demo(
     batch_size = 128
     privacy.make_private(
         model,
-        target_epsilon=float(epsilon),
-        delta=1e-5,
+        target_epsilon=training_epsilon,
+        delta=_DELTA,
         epochs=epochs,
         batch_size=batch_size,
         num_examples=len(x_train),
         l2_norm_clip=1.0,
-        seed=seed,
+        ledger=ledger,
     )
     model.compile(
         optimizer=keras.optimizers.SGD(learning_rate=0.5, momentum=0.9),
@@ -303,7 +348,9 @@ def run_demo(
     model.fit(x_train, y_train, epochs=epochs, verbose=0)
     guarantee = model.privacy.spent()
     float_accuracy = float(np.mean(np.argmax(model.predict(x_test, verbose=0), axis=1) == y_test))
-    write("privacy_guarantee", "privacy_guarantee.json", json.dumps(guarantee.to_dict(), indent=2))
+    keep("privacy_guarantee", "privacy_guarantee.json", json.dumps(guarantee.to_dict(), indent=2))
+    keep("ledger", "ledger.json", json.dumps(ledger.to_dict(), indent=2))
+    total = ledger.spent()
     summary.append(
         (
             "DP-SGD",
@@ -311,19 +358,28 @@ def run_demo(
             f"test accuracy {float_accuracy:.3f}",
         )
     )
+    summary.append(
+        (
+            "budget",
+            f"ledger total epsilon {total.epsilon:.3g} of {epsilon:g} (delta {total.delta:g}): "
+            f"drift baseline {baseline_epsilon:.3g} + DP-SGD {guarantee.epsilon:.3g}, "
+            "composed by RDP; int8 ranges are post-processing of the baseline (0 more)",
+        )
+    )
 
     # 3. Membership-inference audit.
     say("3/8 auditing membership inference")
     audit = privacy.audit(model, (x_train, y_train), (x_test, y_test), seed=seed)
-    write("audit", "audit.json", json.dumps(audit.to_dict(), indent=2))
+    keep("audit", "audit.json", json.dumps(audit.to_dict(), indent=2))
     summary.append(("audit", f"best attack AUC {audit.auc:.3f}, advantage {audit.advantage:.3f}"))
 
     # 4. Conversion.
     mode: Any = None if quantization == "none" else quantization
     say(f"4/8 converting to .tflite ({quantization})")
-    tflite = edgeml.convert(model, quantization=mode, representative_data=x_train[:200])
+    calibration = baseline.sample(200, seed=seed) if mode in ("int8", "int16x8") else None
+    tflite = edgeml.convert(model, quantization=mode, representative_data=calibration)
     comparison = edgeml.conversion.compare(model, tflite, x_test, y_test)
-    write(
+    keep(
         "conversion_report", "conversion_report.json", json.dumps(tflite.report.to_dict(), indent=2)
     )
     summary.append(
@@ -334,20 +390,29 @@ def run_demo(
         )
     )
 
-    # 5. Drift baseline and a shifted stream.
-    say("5/8 checking a shifted input stream for drift")
+    # 5. A shifted stream against the DP baseline (what a device would do with the card's).
+    say("5/8 checking a shifted input stream for drift against the DP baseline")
     rng = np.random.default_rng(seed)
     shifted = np.clip(x_test * 0.7 + 0.25 + rng.normal(0, 0.05, x_test.shape), 0, 1)
-    drift_report = drift.compare(x_train, shifted)
-    unshifted_report = drift.compare(x_train, x_test)
-    baseline = drift.Histogram.fit(x_train)
-    write("drift_report", "drift_report.json", json.dumps(drift_report.to_dict(), indent=2))
+    reference = baseline.histogram
+    shifted_results = drift.psi(reference, reference.empty().update(shifted))
+    held_out_results = drift.psi(reference, reference.empty().update(x_test))
+    shifted_share = float(np.mean([r.drifted for r in shifted_results]))
+    held_out_share = float(np.mean([r.drifted for r in held_out_results]))
+    keep(
+        "drift_report",
+        "drift_report.json",
+        json.dumps({"psi": [r.to_dict() for r in shifted_results]}, indent=2),
+    )
+
+    def verdict(share: float) -> str:
+        return "detected" if share >= _DRIFT_SHARE else "not detected"
+
     summary.append(
         (
             "drift",
-            f"shifted stream: drift {'detected' if drift_report.drifted else 'not detected'} "
-            f"({drift_report.share:.0%} of features); held-out data: "
-            f"{'detected' if unshifted_report.drifted else 'not detected'}",
+            f"shifted stream: drift {verdict(shifted_share)} ({shifted_share:.0%} of features); "
+            f"held-out data: {verdict(held_out_share)} ({held_out_share:.0%})",
         )
     )
 
@@ -361,14 +426,28 @@ def run_demo(
         limitations="Trained on 8x8 digit images only; small model; synthetic tabular data.",
         data=min_report,
         privacy=guarantee,
-        audit=audit,
         conversion=tflite.report,
         evaluation=comparison,
         drift_baseline=baseline,
+        protections={
+            "minimization_report": Protection.public(
+                "the demo's generated records: synthetic, reproducible from the demo's seed"
+            ),
+            "evaluation": Protection.held_out("scikit-learn digits test split (20%)"),
+        },
+        ledger=ledger,
     )
     model_bytes = embed_card(tflite, card)
     write("model", "model.tflite", model_bytes)
     write("model_card", "model_card.md", card.to_markdown())
+    scope = card.privacy_scope or {}
+    summary.append(
+        (
+            "privacy scope",
+            ", ".join(f"{k}: {v['protection']}" for k, v in scope.get("parts", {}).items())
+            + f" (covered: {'yes' if scope.get('covered') else 'NO'})",
+        )
+    )
 
     say("7/8 loading the model with LiteRT and predicting")
     edge_model = edgeml.load(folder / "model.tflite")
@@ -387,8 +466,8 @@ def run_demo(
     seal_key = security.generate_key()
     sealed = security.seal(model_bytes, seal_key, associated_data=card.hash)
     write("sealed_model", "model.tflite.sealed", sealed)
-    security.save_key(folder / "demo.key", seal_key, overwrite=True)
-    files["seal_key"] = "demo.key"
+    security.save_key(folder / _INTERNAL / "demo.key", seal_key, overwrite=True)
+    files["seal_key"] = f"{_INTERNAL}/demo.key"
     try:
         security.unseal(
             _flip_one_bit(sealed, len(sealed) // 2), seal_key, associated_data=card.hash
@@ -407,7 +486,7 @@ def run_demo(
     final = DemoResult(
         out=folder, summary=summary, files=files, seconds=time.perf_counter() - started
     )
-    atomic_write(folder / "summary.json", json.dumps(final.to_dict(), indent=2))
+    atomic_write(folder / _INTERNAL / "summary.json", json.dumps(final.to_dict(), indent=2))
     return final
 
 
@@ -432,11 +511,18 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     parser.add_argument(
         "--out", default="edgeml-demo", help="output folder (default: ./edgeml-demo)"
     )
-    parser.add_argument("--epsilon", type=float, default=3.0, help="DP-SGD budget (default: 3)")
+    parser.add_argument(
+        "--epsilon",
+        type=float,
+        default=3.0,
+        help="total privacy budget of what is released (default: 3)",
+    )
     parser.add_argument(
         "--quantization", choices=_QUANTIZATIONS, default="int8", help="conversion mode"
     )
-    parser.add_argument("--seed", type=int, default=0, help="seed for data, training and audit")
+    parser.add_argument(
+        "--seed", type=int, default=0, help="seed for data, split and audit (never the DP noise)"
+    )
     parser.add_argument("--quick", action="store_true", help="fewer records and epochs (for tests)")
     parser.set_defaults(func=_main)
     return parser

@@ -1,4 +1,10 @@
-"""`edgeml demo --quick` end to end, as a user runs it (a subprocess, real TensorFlow)."""
+"""`edgeml demo --quick` end to end, as a user runs it (a subprocess, real TensorFlow).
+
+The privacy-scope tests are the regression for issue 12, defect 2: the demo's card used
+to hold a drift baseline fitted on the training data (its maximum was one training
+record's value) and int8 ranges calibrated on training rows, next to an unqualified DP
+claim. The ledger total is recomputed with dp-accounting from the saved events.
+"""
 
 from __future__ import annotations
 
@@ -7,12 +13,14 @@ import subprocess
 import sys
 from pathlib import Path
 
+import dp_accounting
 import numpy as np
 import pytest
 
 import edgeml
 from edgeml import security
 from edgeml.errors import ConfigError, IntegrityError
+from edgeml.privacy import Ledger, audit_release
 
 
 @pytest.fixture(scope="module")
@@ -35,11 +43,12 @@ def test_demo_prints_progress_and_a_summary_table(demo_out: tuple[Path, str]) ->
         assert f"{step}/8 " in stdout
     assert "| step | result |" in stdout
     assert "tampered copy refused: yes" in stdout
+    assert "(covered: yes)" in stdout
 
 
 def test_minimized_records_hold_no_direct_identifiers(demo_out: tuple[Path, str]) -> None:
     out, _ = demo_out
-    table = json.loads((out / "minimized_records.json").read_text())
+    table = json.loads((out / "internal" / "minimized_records.json").read_text())
     assert set(table) == {"age", "zip", "heart_rate", "steps", "notes", "user_id"}
     text = json.dumps(table)
     assert "@example.org" not in text  # e-mails in free text were redacted
@@ -52,8 +61,9 @@ def test_model_carries_its_card_and_runs_with_litert(demo_out: tuple[Path, str])
     model = edgeml.load(out / "model.tflite")
     card = model.card
     assert card is not None
-    guarantee = json.loads((out / "privacy_guarantee.json").read_text())
-    assert guarantee["epsilon"] <= 3.0  # the promised budget was kept
+    guarantee = json.loads((out / "internal" / "privacy_guarantee.json").read_text())
+    assert guarantee["epsilon"] <= 3.0 * 0.75  # DP-SGD's share of the budget was kept
+    assert guarantee.get("noise_seeded", False) is False  # the demo never seeds the noise
     assert card.privacy["epsilon"] == guarantee["epsilon"]
     assert card.privacy["steps"] == guarantee["steps"]
     # the card describes the weights of the very file it sits in
@@ -71,7 +81,7 @@ def test_sealed_copy_opens_with_its_key_and_card_and_refuses_tampering(
     from edgeml.card import read_card
 
     out, _ = demo_out
-    key = security.load_key(out / "demo.key")
+    key = security.load_key(out / "internal" / "demo.key")
     sealed = (out / "model.tflite.sealed").read_bytes()
     model_bytes = (out / "model.tflite").read_bytes()
     card = read_card(model_bytes)
@@ -119,3 +129,98 @@ def test_inspect_shows_the_card_without_tensorflow(demo_out: tuple[Path, str]) -
     assert "integrity: verified" in run.stdout
     assert "# Model card: edgeml-demo-digits" in run.stdout
     assert "## Differential privacy" in run.stdout
+    assert "## Privacy scope" in run.stdout
+
+
+def test_the_card_privacy_scope_field_by_field(demo_out: tuple[Path, str]) -> None:
+    out, _ = demo_out
+    loaded = edgeml.load(out / "model.tflite").card
+    assert loaded is not None
+    card = loaded.to_dict()
+    scope = card["privacy_scope"]
+    guarantee = json.loads((out / "internal" / "privacy_guarantee.json").read_text())
+    parts = scope["parts"]
+    assert list(parts) == [
+        "weights",
+        "quantization",
+        "drift_baseline",
+        "minimization_report",
+        "evaluation",
+    ]
+    assert parts["weights"] == {
+        "protection": "dp",
+        "detail": "DP-SGD (rdp accountant)",
+        "epsilon": guarantee["epsilon"],
+        "delta": 1e-5,
+        "release": "dp-sgd fit 1",
+    }
+    assert parts["drift_baseline"] == {
+        "protection": "dp",
+        "detail": "discrete gaussian histogram over declared edges (64 features x 5 bins)",
+        "epsilon": 0.75,  # a quarter of the total budget of 3
+        "delta": 1e-5,
+        "release": "drift baseline",
+    }
+    assert parts["quantization"] == {
+        "protection": "dp",
+        "detail": "rows sampled from the DP drift baseline 'drift baseline' (post-processing)",
+        "epsilon": 0.0,
+        "delta": 0.0,
+        "release": "drift baseline",
+    }
+    assert parts["minimization_report"]["protection"] == "public"
+    assert parts["evaluation"] == {
+        "protection": "held-out",
+        "detail": "scikit-learn digits test split (20%)",
+    }
+    assert "audit" not in parts  # attack scores on training members stay internal
+    assert card["audit"] is None
+    assert scope["covered"] is True
+    assert scope["headline"].startswith("Everything this card lists is covered")
+    # the drift baseline holds the declared bounds, not training values
+    baseline = card["drift_baseline"]
+    np.testing.assert_array_equal(baseline["edges"], [np.linspace(0, 1, 6).tolist()] * 64)
+    assert baseline["minimum"] == [0.0] * 64
+    assert baseline["maximum"] == [1.0] * 64
+    # the quantization record in the model file itself says the same
+    assert card["conversion"]["calibration_privacy"] == parts["quantization"]
+
+
+def test_the_budget_split_is_one_ledger_recomputed_by_dp_accounting(
+    demo_out: tuple[Path, str],
+) -> None:
+    out, _ = demo_out
+    ledger = Ledger.load(out / "internal" / "ledger.json")
+    loaded = edgeml.load(out / "model.tflite").card
+    assert loaded is not None
+    card = loaded.to_dict()
+    stated = card["privacy_scope"]["ledger"]
+    assert [r["name"] for r in stated["releases"]] == ["drift baseline", "dp-sgd fit 1"]
+    assert stated["releases"][0]["epsilon"] == 0.75
+    accountant = dp_accounting.rdp.RdpAccountant()
+    for entry in ledger.entries:
+        accountant.compose(entry.event)
+    total = accountant.get_epsilon(1e-5)
+    assert stated["epsilon"] == pytest.approx(total, rel=1e-9)
+    assert stated["delta"] == 1e-5
+    assert total <= 3.0  # the demo's total budget
+    # composing is cheaper than adding: the baseline's and DP-SGD's own epsilons bound it
+    training = card["privacy_scope"]["parts"]["weights"]["epsilon"]
+    assert max(0.75, training) < total <= 0.75 + training
+
+
+def test_the_released_folder_holds_nothing_uncovered(demo_out: tuple[Path, str]) -> None:
+    out, _ = demo_out
+    result = audit_release(out)
+    assert result.skipped == ("internal",)
+    assert sorted({item.file for item in result.items}) == [
+        "model.tflite",
+        "model.tflite.sealed",
+        "model_card.md",
+    ]
+    assert result.uncovered == ()
+    assert result.covered
+    # what stays inside is exactly what must not ship
+    internal = audit_release(out / "internal")
+    assert not internal.covered
+    assert {item.file for item in internal.uncovered} >= {"audit.json", "demo.key"}

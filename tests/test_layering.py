@@ -210,3 +210,50 @@ def test_function_level_imports_say_why() -> None:
                     if not (before.startswith("#") or "#" in same):
                         unexplained.append(f"{name}:{node.lineno}")
     assert unexplained == []
+
+
+# The layer table of docs/architecture.md: a package may import only lower tiers
+# (tier 0, the foundation, may use itself; runtime may use card). Packages added later
+# are checked once they are given a tier here.
+TIERS = {
+    **dict.fromkeys(
+        [
+            "edgeml",
+            "errors",
+            "_io",
+            "_optional",
+            "_display",
+            "_html",
+            "_environment",
+            "_cli_support",
+        ],
+        0,
+    ),
+    "modelfile": 1,
+    **dict.fromkeys(["data", "privacy", "security", "drift"], 2),
+    **dict.fromkeys(["conversion", "runtime", "card"], 3),
+    **dict.fromkeys(["monitor", "federated"], 4),
+    **dict.fromkeys(["demo", "cli"], 5),
+    "__main__": 6,
+}
+# One-way edges inside a tier: the runtime shows a model's card; a DP drift baseline
+# (privacy) is a drift Histogram; synthetic data (data) is charged to a privacy Ledger.
+ALLOWED_SIDEWAYS = {("runtime", "card"), ("privacy", "drift"), ("data", "privacy")}
+
+
+def _package(module: str) -> str:
+    return module.split(".")[1] if "." in module else "edgeml"
+
+
+def test_imports_point_down_the_layer_table() -> None:
+    upward = sorted(
+        f"{name} -> {target}"
+        for name, targets in GRAPH.items()
+        for target in targets
+        if (a := _package(name)) != (b := _package(target))
+        and a in TIERS
+        and b in TIERS
+        and not (TIERS[a] > TIERS[b] or TIERS[a] == TIERS[b] == 0)
+        and (a, b) not in ALLOWED_SIDEWAYS
+    )
+    assert upward == []

@@ -12,7 +12,9 @@ from typing import Any, Protocol
 from edgeml import __version__
 from edgeml._display import to_jsonable
 from edgeml.card._render import card_html, card_markdown
+from edgeml.card._scope import build_scope, check_scope
 from edgeml.errors import ModelFormatError, invalid_argument
+from edgeml.privacy.scope import Protection
 
 __all__ = ["CARD_FORMAT", "CARD_FORMAT_VERSION", "SECTIONS", "ModelCard"]
 
@@ -145,6 +147,10 @@ class ModelCard:
         Headline metrics, e.g. ``{"accuracy": 0.93}``.
     data, privacy, audit, conversion, evaluation, drift_baseline : mapping, optional
         The sections listed in :data:`SECTIONS`, as dicts.
+    privacy_scope : mapping, optional
+        Each released part and what protects it (DP with its budget share, data declared
+        public or held out, or "not protected"), with a headline worded for what is
+        covered. :meth:`build` computes it; see ``edgeml.card._scope`` for the shape.
     extra : mapping, optional
         Any other JSON-safe information.
     edgeml_version : str, optional
@@ -179,6 +185,7 @@ class ModelCard:
     conversion: Mapping[str, Any] | None = None
     evaluation: Mapping[str, Any] | None = None
     drift_baseline: Mapping[str, Any] | None = None
+    privacy_scope: Mapping[str, Any] | None = None
     extra: Mapping[str, Any] = dataclasses.field(default_factory=dict)
     edgeml_version: str | None = __version__
 
@@ -204,6 +211,7 @@ class ModelCard:
                 "a guarantee with 'epsilon' and 'delta'",
                 fix="pass edgeml.privacy's Guarantee, e.g. model.privacy.spent()",
             )
+        normalized["privacy_scope"] = check_scope(to_jsonable(self.privacy_scope))
         extra = _section(self.extra, "extra") if self.extra is not None else {}
         normalized["extra"] = extra if extra is not None else {}
         for name, value in normalized.items():
@@ -221,9 +229,16 @@ class ModelCard:
         conversion: SupportsToDict | Mapping[str, Any] | None = None,
         evaluation: SupportsToDict | Mapping[str, Any] | None = None,
         drift_baseline: SupportsToDict | Mapping[str, Any] | None = None,
+        protections: Mapping[str, Any] | None = None,
+        ledger: Any = None,
         **fields: Any,
     ) -> ModelCard:
         """Assemble a card from other layers' results and any subset of fields.
+
+        The card's :attr:`privacy_scope` is computed here: every part the card releases
+        (weights, quantization parameters, drift baseline, minimization report,
+        evaluation, metrics, audit) with what protects it. Parts computed from data the
+        card cannot see are "not protected" unless ``protections`` declares otherwise.
 
         Parameters
         ----------
@@ -232,7 +247,13 @@ class ModelCard:
         data, privacy, audit, conversion, evaluation, drift_baseline : optional
             Result objects (anything with ``to_dict()``: ``MinimizationReport``,
             ``Guarantee``, ``AuditResult``, ``ConversionReport``, ``Comparison``,
-            ``Histogram``...) or plain mappings; see :data:`SECTIONS`.
+            ``Histogram``, ``DPBaseline``...) or plain mappings; see :data:`SECTIONS`.
+        protections : mapping of part name to Protection, optional
+            Declarations for parts computed from data the card cannot see, e.g.
+            ``{"evaluation": Protection.held_out("2025 test split")}``.
+        ledger : edgeml.privacy.Ledger, optional
+            The ledger every DP release of this model was charged to; the scope states
+            its total and the budget split.
         **fields
             Any other field of :class:`ModelCard` (``version``, ``owner``,
             ``intended_use``, ``limitations``, ``license``, ``metrics``...).
@@ -274,6 +295,17 @@ class ModelCard:
             "drift_baseline": drift_baseline,
         }
         converted: dict[str, Any] = {k: _section(v, k) for k, v in sections.items()}
+        if "privacy_scope" not in fields:
+            drift_protection = getattr(drift_baseline, "protection", None)
+            if not isinstance(drift_protection, Protection):
+                drift_protection = None
+            fields["privacy_scope"] = build_scope(
+                converted,
+                fields.get("metrics") or {},
+                drift_protection=drift_protection,
+                protections=protections,
+                ledger=ledger,
+            )
         return cls(name, **fields, **converted)
 
     def replace(self, **changes: Any) -> ModelCard:
@@ -296,7 +328,21 @@ class ModelCard:
         '2.0'
         """
         current = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
-        return type(self).build(**{**current, **changes})
+        scope = current.pop("privacy_scope")
+        if "privacy_scope" in changes or not set(changes) & (set(SECTIONS) | {"metrics"}):
+            return type(self).build(**{**current, "privacy_scope": scope, **changes})
+        # recompute the scope for the new content, keeping what was declared for the rest
+        sources = {"drift_baseline": "drift_baseline", "minimization_report": "data"}
+        sources.update(evaluation="evaluation", metrics="metrics", audit="audit")
+        kept = {
+            part: entry
+            for part, entry in ((scope or {}).get("parts") or {}).items()
+            if part in sources and sources[part] not in changes
+        }
+        changes = dict(changes)
+        protections = {**kept, **(changes.pop("protections", None) or {})}
+        ledger = changes.pop("ledger", (scope or {}).get("ledger"))
+        return type(self).build(**{**current, **changes}, protections=protections, ledger=ledger)
 
     @property
     def sections(self) -> tuple[str, ...]:

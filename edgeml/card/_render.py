@@ -40,6 +40,8 @@ class RenderableCard(Protocol):
     def edgeml_version(self) -> str | None: ...
     @property
     def sections(self) -> tuple[str, ...]: ...
+    @property
+    def privacy_scope(self) -> Mapping[str, Any] | None: ...
 
 
 TITLES: Mapping[str, str] = {
@@ -188,6 +190,34 @@ def _histogram_rows(section: Mapping[str, Any]) -> list[list[Any]]:
     ]
 
 
+def _scope_blocks(scope: Mapping[str, Any] | None) -> list[Block]:
+    """Return the privacy scope blocks: its headline, then one row per released part."""
+    if not scope:
+        return []
+    rows = []
+    for part, entry in (scope.get("parts") or {}).items():
+        protection = entry.get("protection")
+        if protection == "dp":
+            share = f"DP, epsilon {format_cell(entry.get('epsilon'))}"
+            if entry.get("release"):
+                share += f" (release {entry['release']!r})"
+            protection = share
+        rows.append([_label(part), f"{protection}: {entry.get('detail', '')}"])
+    ledger = scope.get("ledger")
+    if isinstance(ledger, Mapping):
+        split = " + ".join(
+            f"{r.get('name')} {format_cell(r.get('epsilon'))}" for r in ledger.get("releases", [])
+        )
+        rows.append(
+            [
+                "ledger total",
+                f"epsilon {format_cell(ledger.get('epsilon'))}, delta "
+                f"{format_cell(ledger.get('delta'))} (releases: {split})",
+            ]
+        )
+    return [("heading", "Privacy scope"), ("text", str(scope.get("headline", ""))), ("table", rows)]
+
+
 def outline(card: RenderableCard) -> list[Block]:
     """Return the card as a list of ``(kind, payload)`` blocks to render.
 
@@ -205,6 +235,7 @@ def outline(card: RenderableCard) -> list[Block]:
         ["edgeml version", card.edgeml_version],
     ]
     blocks.append(("table", [row for row in facts if row[1] is not None]))
+    blocks += _scope_blocks(card.privacy_scope)
     if card.intended_use:
         blocks += [("heading", "Intended use"), ("text", card.intended_use)]
     if card.limitations:

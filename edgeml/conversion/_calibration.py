@@ -3,7 +3,8 @@
 The converter calibrates activation ranges by running single samples through the float
 model. Here the user's data is read once, up to ``limit`` samples, each sample is
 checked against the model's inputs (an error names both shapes before any conversion
-work), and the samples are replayed to the converter with progress logging.
+work), and the samples are replayed to the converter with progress logging. The ranges are exact
+statistics of these samples, so :func:`calibration_protection` records what protects them.
 """
 
 from __future__ import annotations
@@ -18,8 +19,9 @@ import numpy as np
 from edgeml.conversion._quiet import passthrough
 from edgeml.conversion._sources import InputSpec
 from edgeml.errors import DataError, invalid_argument
+from edgeml.privacy.scope import Declared, Protection
 
-__all__ = ["collect_samples", "replay"]
+__all__ = ["calibration_protection", "collect_samples", "replay"]
 
 logger = logging.getLogger("edgeml.conversion")
 _PROGRESS_SECONDS = 2.0
@@ -95,6 +97,29 @@ def _check(sample: list[np.ndarray], specs: list[InputSpec] | None, owner: str) 
             )
         checked.append(array.astype(target, copy=False))
     return checked
+
+
+def calibration_protection(data: Any) -> tuple[Any, dict[str, Any]]:
+    """Unwrap declared representative data; return ``(data, protection as a dict)``.
+
+    Data wrapped by :func:`edgeml.privacy.declare` or drawn from a DP release
+    (:meth:`edgeml.privacy.DPBaseline.sample`) carries its protection; anything else is
+    ``"not protected"``, with a warning, because int8 ranges are exact statistics of it.
+    """
+    if isinstance(data, Declared):
+        return data.data, data.protection.to_dict()
+    logger.warning(
+        "int8 calibration on undeclared representative_data: the model's quantization "
+        "ranges are exact statistics of it, and the card will mark them 'not protected'. "
+        "Fix: pass edgeml.privacy.dp_baseline(x, ...).sample(300) for private data, or "
+        "edgeml.privacy.declare(x, kind='public' or 'held-out', source=...) for data "
+        "you may release."
+    )
+    protection = Protection.none(
+        "calibrated on undeclared representative_data: the quantization ranges are exact "
+        "statistics of it"
+    )
+    return data, protection.to_dict()
 
 
 def collect_samples(

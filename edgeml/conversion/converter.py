@@ -27,7 +27,7 @@ import numpy as np
 
 from edgeml._optional import require
 from edgeml.conversion import metadata as _metadata
-from edgeml.conversion._calibration import collect_samples, replay
+from edgeml.conversion._calibration import calibration_protection, collect_samples, replay
 from edgeml.conversion._interpret import predict
 from edgeml.conversion._quiet import quiet_tensorflow
 from edgeml.conversion._sources import InputSpec, Kind, input_specs, kind_of, layer_classes
@@ -360,8 +360,14 @@ def convert(
         weights as int4 (per output channel) with float compute, through
         ai-edge-quantizer (``pip install ai-edge-quantizer``).
     representative_data : array, sequence of arrays, tf.data.Dataset, generator, optional
-        Inputs used to calibrate ranges: training samples without labels (``(x, y)``
-        elements are accepted; labels are ignored). Batched or single samples.
+        Inputs used to calibrate ranges (``(x, y)`` elements are accepted; labels are
+        ignored). Batched or single samples. The calibrated scales and zero points are
+        exact statistics of these inputs and travel in the model file: wrap the data to
+        say what protects them, and ``report.calibration_privacy`` records it:
+        ``edgeml.privacy.declare(x, kind="public" | "held-out", source=...)`` for data
+        you may release, or rows from a DP release such as
+        ``edgeml.privacy.dp_baseline(...).sample(300)``. Bare arrays are recorded as
+        ``"not protected"`` (with a warning): one training record can change the scales.
     io : {"float", "int8", "uint8", "int16"}, default "float"
         Type of the model's inputs and outputs. Integer I/O removes the float
         conversion at the edges (what microcontrollers want); ``"int8"``/``"uint8"``
@@ -434,10 +440,10 @@ def convert(
     with quiet_tensorflow():
         specs: list[InputSpec] | None = input_specs(model, kind, signature_key)
     samples: list[list[np.ndarray]] = []
+    calibration_privacy = None
     if representative_data is not None:
-        samples = collect_samples(
-            representative_data, specs, limit=int(num_calibration_samples), seed=seed
-        )
+        data, calibration_privacy = calibration_protection(representative_data)
+        samples = collect_samples(data, specs, limit=int(num_calibration_samples), seed=seed)
     start = time.perf_counter()
     with quiet_tensorflow():
         converter = _make_converter(tf, model, kind, signature_key)
@@ -474,6 +480,7 @@ def convert(
         io=io,
         source=kind if kind != "tf_function" else "concrete_function",
         calibration_samples=len(samples) or None,
+        calibration_privacy=calibration_privacy,
         conversion_seconds=round(seconds, 4),
         warnings=tuple(warnings),
     )

@@ -25,7 +25,8 @@ from typing import Any
 
 from edgeml._display import html_table, markdown_table, to_jsonable
 from edgeml.errors import ModelFormatError
-from edgeml.modelfile._flatbuffer import check_identifier, flatbuffer_utils
+from edgeml.modelfile import CARD_ENTRY, list_metadata
+from edgeml.modelfile._flatbuffer import check_identifier, flatbuffer_utils, parsing
 
 __all__ = ["ConversionReport", "TensorInfo", "analyze"]
 
@@ -109,12 +110,21 @@ class ConversionReport:
         built with the Flex delegate to run them.
     calibration_samples : int or None
         Number of representative samples used to calibrate ranges.
+    calibration_privacy : dict or None
+        What protects the calibrated ranges (an ``edgeml.privacy.Protection`` as a dict:
+        ``"dp"``, ``"public"``, ``"held-out"`` or ``"not protected"``); None without
+        calibration data.
     conversion_seconds : float or None
         Wall-clock time of the conversion.
     edgeml_version, tensorflow_version : str or None
         Versions that produced the model.
     warnings : tuple of str
         Problems found while checking the result.
+    card_bytes : int
+        Bytes the embedded model card adds to the file (stored compressed), 0 without one.
+    metadata_bytes : int
+        Bytes of every metadata entry together (the card, the ``edgeml`` entry and the
+        converter's own); ``bytes - metadata_bytes`` is roughly the model itself.
     """
 
     mode: str
@@ -133,10 +143,13 @@ class ConversionReport:
     quantized_op_fraction: float
     flex_ops: tuple[str, ...] = ()
     calibration_samples: int | None = None
+    calibration_privacy: dict[str, Any] | None = None
     conversion_seconds: float | None = None
     edgeml_version: str | None = None
     tensorflow_version: str | None = None
     warnings: tuple[str, ...] = field(default=())
+    card_bytes: int = 0
+    metadata_bytes: int = 0
 
     def to_dict(self) -> dict[str, Any]:
         """Return a JSON-safe dict of every field."""
@@ -156,6 +169,8 @@ class ConversionReport:
             ["io", self.io],
             ["source", self.source],
             ["bytes", self.bytes],
+            ["of which metadata", self.metadata_bytes],
+            ["of which model card", self.card_bytes],
             ["gzip bytes", self.gzip_bytes],
             ["ops", ops],
             ["quantized op fraction", self.quantized_op_fraction],
@@ -165,6 +180,10 @@ class ConversionReport:
             ["inputs", io_text(self.inputs)],
             ["outputs", io_text(self.outputs)],
             ["calibration samples", self.calibration_samples],
+            [
+                "calibration privacy",
+                (self.calibration_privacy or {}).get("protection", "no calibration data"),
+            ],
             ["conversion seconds", self.conversion_seconds],
             ["edgeml / tensorflow", f"{self.edgeml_version} / {self.tensorflow_version}"],
             ["sha256", self.sha256],
@@ -239,9 +258,21 @@ def analyze(model_bytes: bytes, conversion: Mapping[str, Any] | None = None) -> 
         raise ModelFormatError(
             f"The TFLite flatbuffer cannot be parsed ({type(exc).__name__}: {exc})."
         ) from exc
+    with parsing():
+        return _report(content, model, utils, dict(conversion or {}))
+
+
+def _report(
+    content: bytes, model: Any, utils: ModuleType, info: dict[str, Any]
+) -> ConversionReport:
+    """Count ops and tensor types of a parsed model (see :func:`analyze`)."""
     op_names = [utils.opcode_to_name(model, i) for i in range(len(model.operatorCodes or []))]
     custom = [
-        (c.customCode.decode() if isinstance(c.customCode, bytes) else c.customCode)
+        (
+            c.customCode.decode("utf-8", "replace")
+            if isinstance(c.customCode, bytes)
+            else c.customCode
+        )
         for c in model.operatorCodes or []
     ]
     op_counts: Counter[str] = Counter()
@@ -273,7 +304,7 @@ def analyze(model_bytes: bytes, conversion: Mapping[str, Any] | None = None) -> 
                     float_ops.append(f"{name}#{index}")
             index += 1
     main = model.subgraphs[0]
-    info = dict(conversion or {})
+    entries = list_metadata(content)
     quantized_fraction = 1.0 - len(float_ops) / considered if considered else 0.0
     return ConversionReport(
         mode=str(info.get("mode", "unknown")),
@@ -292,8 +323,11 @@ def analyze(model_bytes: bytes, conversion: Mapping[str, Any] | None = None) -> 
         quantized_op_fraction=round(quantized_fraction, 6),
         flex_ops=tuple(sorted(flex_ops)),
         calibration_samples=info.get("calibration_samples"),
+        calibration_privacy=info.get("calibration_privacy"),
         conversion_seconds=info.get("conversion_seconds"),
         edgeml_version=info.get("edgeml_version"),
         tensorflow_version=info.get("tensorflow_version"),
         warnings=tuple(info.get("warnings", ())),
+        card_bytes=entries.get(CARD_ENTRY, 0),
+        metadata_bytes=sum(entries.values()),
     )

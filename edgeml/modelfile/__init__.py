@@ -53,6 +53,7 @@ from edgeml.modelfile._metadata import list_metadata as list_metadata
 from edgeml.modelfile._metadata import read_entries as read_entries
 from edgeml.modelfile._metadata import read_metadata as read_metadata
 from edgeml.modelfile._metadata import with_metadata as with_metadata
+from edgeml.modelfile._tensors import quantized_activations as quantized_activations
 
 __all__ = [
     "CARD_ENTRY",
@@ -64,6 +65,7 @@ __all__ = [
     "check_integrity",
     "example_model",
     "list_metadata",
+    "quantized_activations",
     "read_entries",
     "read_metadata",
     "read_model_file",

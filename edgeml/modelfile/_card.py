@@ -38,6 +38,18 @@ def refuse_sealed(content: bytes) -> None:
 def with_card_document(content: bytes, document: Mapping[str, Any]) -> bytes:
     """Return the model with ``document`` as its (compressed) card entry.
 
+    Parameters
+    ----------
+    content : bytes
+        The model's bytes (not sealed).
+    document : Mapping
+        The card as a JSON object (``ModelCard.to_dict()``).
+
+    Returns
+    -------
+    bytes
+        The new model; other entries and the weights are unchanged.
+
     Examples
     --------
     >>> from edgeml.modelfile import example_model, list_metadata
@@ -52,10 +64,26 @@ def with_card_document(content: bytes, document: Mapping[str, Any]) -> bytes:
 def card_document(content: bytes) -> dict[str, Any] | None:
     """Return the card document stored in the model, or ``None`` when it has none.
 
+    Parameters
+    ----------
+    content : bytes
+        The model's bytes.
+
+    Returns
+    -------
+    dict or None
+        The card's JSON document (compressed or plain in the file).
+
     Raises
     ------
     ModelFormatError
         When the model is sealed, or has a card entry that is not a JSON document.
+
+    Examples
+    --------
+    >>> from edgeml.modelfile import example_model
+    >>> card_document(example_model()) is None
+    True
     """
     refuse_sealed(content)
     data = read_entries(content).get(CARD_ENTRY)

@@ -60,7 +60,32 @@ def read_model_file(path: str | os.PathLike[str], owner: str) -> bytes:
     A FIFO would block forever and ``/dev/null`` reads as zero bytes, so anything but a
     regular file is refused before it is opened; ``OSError`` on open or read (no
     permission, I/O error) becomes :class:`~edgeml.errors.ConfigError`.
-    """
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The file.
+    owner : str
+        The public function reading it, named in the error message.
+
+    Returns
+    -------
+    bytes
+        The file's content.
+
+    Raises
+    ------
+    ConfigError
+        When the path does not exist, is a directory, a device, a FIFO or a socket, or
+        cannot be read.
+
+    Examples
+    --------
+    >>> read_model_file("/dev/null", "load")
+    Traceback (most recent call last):
+    ...
+    edgeml.errors.ConfigError: The 'model' argument of load must be a readable .tflite file. Got '/dev/null', which is a character device, not a regular file. Fix: pass the path of a .tflite file you can read, or its bytes.
+    """  # noqa: E501
     text = os.fspath(path)
     try:
         mode = os.stat(text).st_mode

@@ -1,5 +1,9 @@
 """Differential privacy: accounting, DP aggregates, DP-SGD for Keras and membership audits.
 
+Also what protects each released artifact (:class:`Protection`, :func:`declare`), a DP
+drift baseline (:func:`dp_baseline`) and :func:`audit_release`, which lists every
+statistic a model file or a demo folder carries with its protection.
+
 ``edgeml.privacy.accounting``, ``edgeml.privacy.mechanisms`` and the membership audit
 need no TensorFlow; only DP-SGD (``edgeml.privacy.dpsgd``) does, and it is imported the
 first time one of its names is used.
@@ -43,8 +47,17 @@ _LAZY: dict[str, str] = {
     "dp_mean": "edgeml.privacy.mechanisms",
     "dp_quantile": "edgeml.privacy.mechanisms",
     "dp_sum": "edgeml.privacy.mechanisms",
+    "Declared": "edgeml.privacy.scope",
+    "Protection": "edgeml.privacy.scope",
+    "declare": "edgeml.privacy.scope",
+    "DPBaseline": "edgeml.privacy.baseline",
+    "dp_baseline": "edgeml.privacy.baseline",
+    "ReleaseAudit": "edgeml.privacy.release_audit",
+    "audit_release": "edgeml.privacy.release_audit",
 }
-_SUBMODULES = frozenset({"accounting", "dpsgd", "mechanisms", "membership"})
+_SUBMODULES = frozenset(
+    {"accounting", "baseline", "dpsgd", "mechanisms", "membership", "release_audit", "scope"}
+)
 
 __all__ = sorted(
     [

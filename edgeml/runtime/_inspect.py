@@ -10,7 +10,13 @@ from pathlib import Path
 from typing import Any
 
 from edgeml._display import html_table, markdown_table, to_jsonable
-from edgeml.modelfile import Integrity, check_integrity, list_metadata, read_metadata
+from edgeml.modelfile import (
+    CARD_ENTRY,
+    Integrity,
+    check_integrity,
+    list_metadata,
+    read_metadata,
+)
 from edgeml.modelfile._flatbuffer import flatbuffer_utils, model_bytes
 from edgeml.runtime._model import EdgeModel
 from edgeml.runtime._specs import Signature, TensorSpec
@@ -42,6 +48,9 @@ class ModelInfo:
         The JSON documents among them (see :func:`edgeml.modelfile.read_metadata`).
     integrity : Integrity
         Whether the weights match the hash stored in the ``edgeml`` entry.
+    card_bytes : int
+        Bytes the embedded model card takes in the file (stored compressed), 0 without
+        one; ``size - sum(metadata_entries.values())`` is the model without metadata.
     """
 
     path: str | None
@@ -53,6 +62,7 @@ class ModelInfo:
     metadata_entries: dict[str, int]
     metadata: dict[str, dict[str, Any]] = field(repr=False)
     integrity: Integrity
+    card_bytes: int = 0
 
     def to_dict(self) -> dict[str, Any]:
         """Return a JSON-safe dict."""
@@ -85,9 +95,15 @@ class ModelInfo:
         types = ", ".join(f"{t} x{n}" for t, n in self.tensor_types.items())
         lines.append(f"tensor types: {types}")
         if self.metadata_entries:
-            lines.append("metadata:")
+            total = sum(self.metadata_entries.values())
+            lines.append(
+                f"metadata: {total:,} bytes ({self.card_bytes:,} of them the model card); "
+                f"model without metadata: {self.size - total:,} bytes"
+            )
             for entry, size in self.metadata_entries.items():
                 kind = "JSON" if entry in self.metadata else "binary"
+                if entry == CARD_ENTRY:
+                    kind = "the model card"
                 lines.append(f"  {entry} ({size:,} bytes, {kind})")
         else:
             lines.append("metadata: none")
@@ -174,6 +190,7 @@ def inspect_model(model: bytes | str | os.PathLike[str]) -> ModelInfo:
         for t in range(subgraph.TensorsLength()):
             kind = int(subgraph.Tensors(t).Type())
             types[type_names.get(kind, str(kind))] += 1
+    entries = list_metadata(content)
     return ModelInfo(
         path=path,
         size=len(content),
@@ -181,7 +198,8 @@ def inspect_model(model: bytes | str | os.PathLike[str]) -> ModelInfo:
         signatures=loaded.signatures,
         op_counts=dict(ops.most_common()),
         tensor_types=dict(types.most_common()),
-        metadata_entries=list_metadata(content),
+        metadata_entries=entries,
         metadata=documents,
         integrity=integrity,
+        card_bytes=entries.get(CARD_ENTRY, 0),
     )

@@ -140,8 +140,9 @@ class EdgeModel(TrainingMixin):
 
     Create it with :func:`load`. ``predict`` takes real-valued inputs even when the
     model is quantized (int8, uint8 or int16 I/O): they are quantized with each input's
-    scale and zero point exactly as TFLite's QUANTIZE kernel does (round half away from
-    zero, saturate), and outputs are dequantized. ``raw=True`` skips both.
+    scale and zero point exactly as the LiteRT interpreter's QUANTIZE kernel does
+    (multiply by the float32 reciprocal of the scale, round half to even, saturate), and
+    outputs are dequantized. ``raw=True`` skips both.
 
     Thread safety: one interpreter must not run two calls at once. ``predict`` holds a
     lock, so calling it from several threads is safe (calls are serialized). For calls
@@ -187,12 +188,14 @@ class EdgeModel(TrainingMixin):
         known: tuple[dict[str, dict[str, Any]], Integrity] | None,
     ) -> EdgeModel:
         check_identifier(content)
-        interpreter, resolved = make_interpreter(content, num_threads, backend)
         if known is None:
+            # Before the interpreter sees it: altered weights or quantization parameters
+            # are reported as such, not as whatever the interpreter makes of them.
             integrity = verify_integrity(content)
             metadata = read_metadata(content)
         else:
             metadata, integrity = known
+        interpreter, resolved = make_interpreter(content, num_threads, backend)
         self = object.__new__(cls)
         self._content = content
         self.path = path

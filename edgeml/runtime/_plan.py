@@ -158,6 +158,8 @@ class Plan:
         return [p.name for p in self.inputs]
 
     def _prepare_one(self, port: Port, value: Any, raw: bool, nonfinite: str) -> NDArray[Any]:
+        if isinstance(value, np.ma.MaskedArray):
+            value = _unmasked(port, value)
         if type(value) is not np.ndarray:
             try:
                 value = np.asarray(value)
@@ -299,9 +301,22 @@ class Plan:
             self.wrapper.AllocateTensors(self.subgraph)
         except (ValueError, RuntimeError) as exc:
             self.current, self.current0 = (), None
+            reason = str(exc).strip().rstrip(".")
+            if all(p.tail is not None for p in self.inputs):
+                # Only the batch size changed, and the model declares it dynamic: the
+                # inputs are what the model asks for, so the model is at fault.
+                raise InferenceError(
+                    f"The model declares a dynamic batch size but the interpreter cannot "
+                    f"resize it to inputs of shapes {list(shapes)}: {reason}. The inputs "
+                    "match the model's signature; a corrupted shape constant in the model "
+                    "is the usual cause. Fix: re-convert or re-download the model, or "
+                    "predict with batch_size=1."
+                ) from exc
             raise DataError(
-                f"The model cannot run on inputs of shapes {list(shapes)} ({exc}). "
-                f"Expected: {[p.describe() for p in self.inputs]}."
+                f"The model cannot run on inputs of shapes {list(shapes)} ({reason}). "
+                f"Expected: {[p.describe() for p in self.inputs]}; the model's dynamic "
+                "dimensions may not accept these sizes. Fix: pass sizes the model was "
+                "built for."
             ) from exc
         self.current = shapes
         self.current0 = shapes[0]
@@ -329,3 +344,19 @@ def inference_error(exc: Exception) -> InferenceError:
         "loaded but cannot compute on these inputs; a corrupted constant (shape or "
         "weights) is the usual cause. Fix: re-convert or re-download the model."
     )
+
+
+def _unmasked(port: Port, value: np.ma.MaskedArray[Any, Any]) -> NDArray[Any]:
+    """Return the data of a masked array with nothing masked; refuse masked values.
+
+    ``numpy.asarray`` would silently drop the mask and feed the hidden values.
+    """
+    hidden = int(np.count_nonzero(np.ma.getmaskarray(value)))
+    if hidden:
+        raise DataError(
+            f"Input {port.name!r} is a masked array with {hidden} masked values; the model "
+            "cannot honour a mask and would see the hidden values. Fix: fill or drop them "
+            "first, e.g. x.filled(0) or x[~x.mask.any(axis=1)]."
+        )
+    data: NDArray[Any] = np.ma.getdata(value)
+    return data

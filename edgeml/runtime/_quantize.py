@@ -1,23 +1,31 @@
-"""Float <-> integer conversion of model inputs and outputs, exactly as TFLite does it.
+"""Float <-> integer conversion of model inputs and outputs, exactly as LiteRT does it.
 
-TFLite's reference ``QUANTIZE`` kernel computes ``x / scale`` in float32, rounds half
-away from zero (``std::round``), adds the zero point and saturates to the integer
-type's range; its ``DEQUANTIZE`` kernel computes ``scale * (q - zero_point)`` and
-narrows to float32. :class:`AffineQuantizer` reproduces both bit for bit, so feeding a
-quantized-I/O model through it gives the same numbers as the same model converted with
-float I/O (tested). Everything is prepared once per tensor: for per-tensor quantization
-small inputs are quantized with one binary search over the exact float32 thresholds
-between integer levels (found by bisection of the arithmetic definition, so both agree
-bit for bit), larger ones arithmetically in float32 and int32 in cache-sized blocks,
-and outputs are dequantized with a lookup table indexed by the raw bytes. Inputs must
-be finite (NaN has no integer value; ``EdgeModel.predict`` rejects it first).
+When a float-input model quantizes inside the LiteRT interpreter, its optimized
+``QUANTIZE`` kernel (the one the pip interpreter runs, with or without XNNPACK)
+multiplies by the float32 reciprocal of the scale, rounds half to even, adds the zero
+point and saturates to the integer type's range. (TFLite's *reference* kernel divides
+and rounds half away from zero instead; the two differ on exact ties such as
+``pixel / 255`` inputs.) Its ``DEQUANTIZE`` kernel computes ``scale * (q - zero_point)``
+and narrows to float32. (One measured exception: for int16, which XNNPACK does not
+take, the builtin kernel rounds ties away from zero in the last ``size % 8`` values of
+a tensor; edgeml rounds them half to even like the rest.)
+:class:`AffineQuantizer` reproduces both bit for bit, so feeding
+a quantized-I/O model through it gives the same numbers as the same model converted with
+float I/O and run by the interpreter (``tests/conformance/test_tflite_quantize.py``
+checks it against the interpreter on tie-heavy inputs). Everything is prepared once per
+tensor: for per-tensor quantization small inputs are quantized with one binary search
+over the exact float32 thresholds between integer levels (found by bisection of the
+arithmetic definition, so both agree bit for bit), larger ones arithmetically in
+float32 and int32 in cache-sized blocks, and outputs are dequantized with a lookup table
+indexed by the raw bytes. Inputs must be finite (NaN has no integer value;
+``EdgeModel.predict`` rejects it first).
 
 Examples
 --------
 >>> import numpy as np
 >>> from edgeml.runtime._quantize import quantize, dequantize
 >>> quantize(np.array([-1.0, 0.25, 0.75, 9.0]), 0.5, 0, np.int8)
-array([-2,  1,  2, 18], dtype=int8)
+array([-2,  0,  2, 18], dtype=int8)
 >>> dequantize(np.array([-2, 1], dtype=np.int8), 0.5, 0)
 array([-1. ,  0.5], dtype=float32)
 """
@@ -31,7 +39,6 @@ from numpy.typing import DTypeLike, NDArray
 
 __all__ = ["AffineQuantizer", "dequantize", "quantize"]
 
-_JUST_BELOW_HALF = np.float32(0.5) - np.float32(2.0**-25)
 _BLOCK = 1 << 16
 
 
@@ -50,13 +57,14 @@ class AffineQuantizer:
     Examples
     --------
     >>> q = AffineQuantizer(0.25, 10, np.uint8)
-    >>> q.quantize(np.array([0.125, -0.125, 100.0], dtype=np.float32))
-    array([ 11,   9, 255], dtype=uint8)
+    >>> q.quantize(np.array([0.125, -0.125, 0.375, 100.0], dtype=np.float32))
+    array([ 10,  10,  12, 255], dtype=uint8)
     >>> q.dequantize(np.array([10, 14], dtype=np.uint8))
     array([0., 1.], dtype=float32)
     """
 
     __slots__ = (
+        "_inverse",
         "_levels",
         "_scale",
         "_table",
@@ -76,6 +84,8 @@ class AffineQuantizer:
         self.dtype = np.dtype(dtype)
         info = np.iinfo(self.dtype)
         self._scale = np.float32(scale) if np.ndim(scale) == 0 else np.asarray(scale, np.float32)
+        # The kernel multiplies by 1.0f / scale (one float32 division, as here).
+        self._inverse = np.float32(1.0) / self._scale
         zero = np.asarray(zero_point, dtype=np.int64)
         self._zp_int: Any = zero.astype(np.int32)
         self._zp32: Any = zero.astype(np.float32)
@@ -104,7 +114,7 @@ class AffineQuantizer:
         return _ordered_to_float32(high)
 
     def quantize(self, x: NDArray[np.float32]) -> NDArray[Any]:
-        """Quantize float32 values: ``clip(round_half_away(x / scale) + zero_point)``."""
+        """Quantize float32 values: ``clip(round_half_even(x * (1 / scale)) + zero_point)``."""
         if self._thresholds is not None and x.size <= self.SEARCH_LIMIT:
             return self._levels[self._thresholds.searchsorted(x, "right")]
         return self._quantize_arithmetic(x)
@@ -121,14 +131,12 @@ class AffineQuantizer:
         return out.reshape(x.shape)
 
     def _quantize_block(self, x: NDArray[np.float32]) -> NDArray[Any]:
-        ratio = np.divide(x, self._scale)
+        ratio = np.multiply(x, self._inverse, dtype=np.float32)
         # Saturating first is exact (rounding is monotone and the bounds are integers)
         # and keeps every value small enough for int32.
         np.maximum(ratio, self._vlo, out=ratio)
         np.minimum(ratio, self._vhi, out=ratio)
-        # v + copysign(0.5 - 2**-25, v) truncated toward zero rounds float32 v half away
-        # from zero exactly: adding 0.5 itself can round 0.49999997 up to 1.
-        ratio += np.copysign(_JUST_BELOW_HALF, ratio)
+        np.rint(ratio, out=ratio)  # round half to even, like the kernel's conversion
         rounded = ratio.astype(np.int32)
         rounded += self._zp_int
         return rounded.astype(self.dtype)
@@ -151,7 +159,7 @@ class AffineQuantizer:
 
 
 def quantize(x: Any, scale: Any, zero_point: Any, dtype: DTypeLike) -> NDArray[Any]:
-    """Quantize real values to ``dtype`` with TFLite's rounding and saturation.
+    """Quantize real values to ``dtype`` as LiteRT's QUANTIZE kernel does.
 
     Parameters
     ----------
@@ -171,8 +179,8 @@ def quantize(x: Any, scale: Any, zero_point: Any, dtype: DTypeLike) -> NDArray[A
 
     Examples
     --------
-    >>> quantize([0.5, -0.5, 1.5, 300.0], 1.0, 0, np.int8)
-    array([  1,  -1,   2, 127], dtype=int8)
+    >>> quantize([0.5, -0.5, 1.5, 300.0], 1.0, 0, np.int8)  # ties go to even
+    array([  0,   0,   2, 127], dtype=int8)
     """
     return AffineQuantizer(scale, zero_point, dtype).quantize(np.asarray(x, dtype=np.float32))
 

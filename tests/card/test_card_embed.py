@@ -142,3 +142,37 @@ def test_card_from_real_conversion_results_validates_and_embeds(
     assert "## Conversion" in markdown
     assert "## Original vs converted model" in markdown
     assert read_card(embed_card(model_bytes, card)) == card
+
+
+def test_the_card_is_stored_compressed_and_small(tflite: bytes) -> None:
+    """A card with a drift baseline for 64 features must not dominate a small model."""
+    import json
+    import zlib
+
+    from edgeml.drift import Histogram
+
+    baseline = Histogram.fit(np.random.default_rng(0).normal(size=(500, 64)), bins=10)
+    card = CARD.replace(drift_baseline=baseline)
+    plain = json.dumps(card.to_dict(), ensure_ascii=False).encode()
+    with_card = embed_card(tflite, card)
+    stored = list_metadata(with_card)[CARD_ENTRY]
+    # Reference: zlib's own best compression of the same JSON, plus the 14-byte marker.
+    assert stored == len(zlib.compress(plain, 9)) + 14
+    assert stored < len(plain) / 2
+    assert read_card(with_card) == card
+    assert read_metadata(with_card)[CARD_ENTRY] == card.to_dict()  # documents decompress
+
+
+def test_cards_stored_as_plain_json_by_earlier_versions_are_read(tflite: bytes) -> None:
+    legacy = with_metadata(tflite, CARD_ENTRY, CARD.to_dict())  # the uncompressed form
+    assert read_card(legacy) == CARD
+    assert read_card(embed_card(legacy, CARD.replace(version="0.3"))).version == "0.3"  # type: ignore[union-attr]
+
+
+def test_a_damaged_compressed_card_is_a_model_format_error(tflite: bytes) -> None:
+    with_card = embed_card(tflite, CARD)
+    content = bytearray(with_card)
+    start = bytes(content).find(b"\x00edgeml-zjson\x01") + 14
+    content[start + 5 : start + 9] = b"\xff\xff\xff\xff"
+    with pytest.raises(ModelFormatError, match="card is damaged"):
+        read_card(bytes(content))

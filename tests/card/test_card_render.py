@@ -28,6 +28,7 @@ def test_markdown_has_every_part_in_order() -> None:
     headings = [line for line in text.splitlines() if line.startswith("#")]
     assert headings == [
         "# Model card: digits 1.0",
+        "## Privacy scope",
         "## Intended use",
         "## Limitations",
         "## Metrics",

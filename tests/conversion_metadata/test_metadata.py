@@ -279,3 +279,24 @@ def test_reading_metadata_imports_no_tensorflow() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=120
     )
     assert out.stdout.strip() == "[]"
+
+
+def test_the_conversion_report_counts_card_and_metadata_bytes() -> None:
+    from edgeml.card import ModelCard, embed_card
+    from edgeml.conversion import TFLiteModel
+
+    card = ModelCard.build("tiny", owner="edge team", description="d" * 2000)
+    model = embed_card(with_edgeml_entry(_tiny_model_for_examples()), card)
+    # Reference: each entry's buffer length read directly through the schema.
+    root = flatbuffer_utils.schema_fb.Model.GetRootAs(model, 0)
+    sizes = {}
+    for i in range(root.MetadataLength()):
+        entry = root.Metadata(i)
+        sizes[entry.Name().decode()] = root.Buffers(entry.Buffer()).DataLength()
+    report = TFLiteModel(model).report
+    assert report.card_bytes == sizes["model_card"] > 0
+    assert report.metadata_bytes == sum(sizes.values())
+    assert report.card_bytes < 1000  # 2,000 repeated characters, stored compressed
+    assert f"| of which model card | {report.card_bytes} |" in report.to_markdown()
+    assert report.to_dict()["card_bytes"] == report.card_bytes
+    assert TFLiteModel(_tiny_model_for_examples()).report.card_bytes == 0

@@ -10,8 +10,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from edgeml.card import ModelCard, embed_card
 from edgeml.cli import main
-from edgeml.conversion.metadata import CARD_ENTRY, with_edgeml_entry, with_metadata
+from edgeml.modelfile import CARD_ENTRY, list_metadata, with_edgeml_entry
 
 pytest.importorskip("ai_edge_litert.interpreter")
 pytestmark = pytest.mark.tf
@@ -19,10 +20,13 @@ pytestmark = pytest.mark.tf
 
 @pytest.fixture(scope="module")
 def sealed_file(models: dict[str, bytes], tmp_path_factory: pytest.TempPathFactory) -> Path:
-    content = with_edgeml_entry(
-        with_metadata(models["mlp_int8"], CARD_ENTRY, {"owner": "cli test"}),
-        {"edgeml_version": "test"},
+    card = ModelCard.build(
+        "cli-model",
+        owner="cli test",
+        privacy={"epsilon": 2.5, "delta": 1e-5, "accountant": "rdp"},
+        conversion={"mode": "int8", "io": "int8"},
     )
+    content = with_edgeml_entry(embed_card(models["mlp_int8"], card), {"edgeml_version": "test"})
     path = tmp_path_factory.mktemp("cli") / "sealed.tflite"
     path.write_bytes(content)
     return path
@@ -39,6 +43,21 @@ def test_inspect_text(sealed_file: Path, capsys: pytest.CaptureFixture[str]) -> 
     assert "zero_point=" in text
     assert "model_card" in text
     assert "min_runtime_version" in text
+    # The card: a short summary by default, its bytes reported on their own.
+    card_bytes = list_metadata(sealed_file)[CARD_ENTRY]
+    assert f"{card_bytes:,} of them the model card" in text
+    assert "model card: cli-model (owner: cli test)" in text
+    assert "privacy: epsilon 2.5, delta 1e-05, accountant rdp" in text
+    assert "quantization: int8" in text
+    assert "# Model card" not in text
+
+
+def test_inspect_card_prints_the_full_card(
+    sealed_file: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["inspect", str(sealed_file), "--card"]) == 0
+    text = capsys.readouterr().out
+    assert "# Model card: cli-model" in text
 
 
 def test_inspect_json(
@@ -49,7 +68,8 @@ def test_inspect_json(
     assert report["size"] == sealed_file.stat().st_size
     assert report["integrity"]["status"] == "verified"
     assert report["op_counts"] == {"FULLY_CONNECTED": 2}
-    assert report["metadata"][CARD_ENTRY] == {"owner": "cli test"}
+    assert report["metadata"][CARD_ENTRY]["owner"] == "cli test"
+    assert report["card_bytes"] == list_metadata(sealed_file)[CARD_ENTRY] > 0
     (signature,) = report["signatures"].values()
     assert signature["inputs"][0]["dtype"] == "int8"
     # Reference: the interpreter's own tensor details.

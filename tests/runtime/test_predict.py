@@ -66,9 +66,10 @@ def test_quantized_io_with_float_values_equals_tflite_own_quantize_ops(
     assert out_spec.quantization is not None
     scale, zero = spec.quantization.scale[0], spec.quantization.zero_point[0]
     info = np.iinfo(np.dtype(io))
-    # Closed form: round half away from zero of float32(x / scale), plus zero point, clamped.
-    ratio = (x / np.float32(scale)).astype(np.float64)
-    q = np.clip(np.sign(ratio) * np.floor(np.abs(ratio) + 0.5) + zero, info.min, info.max)
+    # Closed form of LiteRT's QUANTIZE: float32 x * (1 / scale), round half to even,
+    # plus zero point, clamped.
+    ratio = (x * (np.float32(1.0) / np.float32(scale))).astype(np.float64)
+    q = np.clip(np.rint(ratio) + zero, info.min, info.max)
     raw_out = _interpreter_run(models[f"mlp_{io}"], q.astype(io))
     o_scale, o_zero = out_spec.quantization.scale[0], out_spec.quantization.zero_point[0]
     expected = (np.float64(np.float32(o_scale)) * (raw_out.astype(np.int64) - o_zero)).astype(
@@ -407,12 +408,12 @@ def test_per_channel_quantized_input_round_trips_through_tflite_dequantize() -> 
     assert spec.quantization.per_channel
     assert spec.quantization.axis == 1
     x = np.array([[1.0, 1.0, 1.0], [-3.3, 0.4, 7.0], [1e9, -1e9, 0.5]], dtype=np.float32)
-    # Closed form per channel: q = clip(round_half_away(x / s) + z); TFLite's DEQUANTIZE
-    # then returns s * (q - z).
+    # Closed form per channel: q = clip(rint(x * (1 / s)) + z) as LiteRT's QUANTIZE;
+    # TFLite's DEQUANTIZE then returns s * (q - z).
     scale = np.array([0.5, 0.25, 2.0])
     zero = np.array([0, 3, -1])
-    ratio = x / scale.astype(np.float32)
-    q = np.clip(np.sign(ratio) * np.floor(np.abs(ratio) + 0.5) + zero, -128, 127)
+    ratio = x * (np.float32(1.0) / scale.astype(np.float32))
+    q = np.clip(np.rint(ratio) + zero, -128, 127)
     np.testing.assert_array_equal(model.predict(x), (scale * (q - zero)).astype(np.float32))
 
 

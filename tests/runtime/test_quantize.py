@@ -1,15 +1,15 @@
-"""AffineQuantizer against an exact rational reference of TFLite's kernels.
+"""AffineQuantizer against an exact rational reference of LiteRT's kernels.
 
-Reference: tensorflow/lite/kernels/internal/reference/quantize.h computes
-``round(x / float(scale)) + zero_point`` with float32 division and std::round (half
-away from zero), then clamps; dequantize.h computes ``float(scale * (q - zero_point))``.
+Reference: the QUANTIZE kernel the LiteRT interpreter runs (its optimized kernel, with
+or without XNNPACK; tests/conformance/test_tflite_quantize.py checks this against the
+interpreter itself) computes ``x * (1.0f / scale)`` in float32, rounds half to even,
+adds the zero point and clamps; DEQUANTIZE computes ``float(scale * (q - zero_point))``.
 Here the rounding is done with fractions.Fraction, so the reference has no float error
-of its own beyond the float32 division that defines the kernel.
+of its own beyond the float32 reciprocal and product that define the kernel.
 """
 
 from __future__ import annotations
 
-import math
 from fractions import Fraction
 
 import numpy as np
@@ -25,8 +25,9 @@ DTYPES = [np.int8, np.uint8, np.int16]
 
 
 def _reference_quantize(x: float, scale: float, zero_point: int, dtype: type) -> int:
-    ratio = Fraction(float(np.float32(x) / np.float32(scale)))
-    rounded = math.floor(abs(ratio) + Fraction(1, 2)) * (1 if ratio >= 0 else -1)
+    inverse = np.float32(1.0) / np.float32(scale)
+    ratio = Fraction(float(np.float32(np.float32(x) * inverse)))
+    rounded = round(ratio)  # Fraction rounds half to even, exactly
     info = np.iinfo(dtype)
     return int(min(max(rounded + zero_point, info.min), info.max))
 
@@ -91,5 +92,5 @@ def test_per_channel_broadcasting() -> None:
     zero = np.array([[1, -1]])
     x = np.array([[1.0, 4.0], [-1.0, -3.0]], dtype=np.float32)
     q = quantize(x, scale, zero, np.int8)
-    assert q.tolist() == [[3, 1], [-1, -3]]  # [1/0.5+1, 4/2-1], [-2+1, round(-1.5)-1]
+    assert q.tolist() == [[3, 1], [-1, -3]]  # [1/0.5+1, 4/2-1], [-2+1, rint(-1.5)-1]
     assert dequantize(q, scale, zero).tolist() == [[1.0, 4.0], [-1.0, -4.0]]
