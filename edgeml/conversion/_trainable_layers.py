@@ -48,6 +48,8 @@ GRADIENT_LAYERS: dict[str, str] = {
     "Softmax": "SOFTMAX",
     "GlobalAveragePooling2D": "MEAN",
     "GlobalMaxPooling2D": "REDUCE_MAX; gradient EQUAL, SELECT_V2",
+    "MaxPooling2D": "MAX_POOL_2D, non-overlapping; gradient EQUAL, TILE, RESHAPE, MUL",
+    "AveragePooling2D": "AVERAGE_POOL_2D, non-overlapping; gradient TILE, RESHAPE, DIV",
 }
 
 Forward = Callable[[Any, dict[str, Any]], Any]
@@ -219,6 +221,63 @@ def _depthwise(
     return conv
 
 
+def _pooling(
+    tf: Any, layer: Any, config: dict[str, Any], in_shape: tuple[int, ...], kind: str
+) -> Forward:
+    """Non-overlapping pooling with its gradient written as TILE, RESHAPE, PAD (and EQUAL)."""
+    pool = tuple(int(p) for p in config.get("pool_size", (2, 2)))
+    strides = tuple(int(p) for p in (config.get("strides") or pool))
+    if (
+        strides != pool
+        or config.get("padding", "valid").lower() != "valid"
+        or config.get("data_format") not in (None, "channels_last")
+        or len(in_shape) != 3
+    ):
+        raise _refuse(
+            layer,
+            "only non-overlapping pooling (strides equal to pool_size, padding 'valid', "
+            "channels_last) has a builtin gradient here",
+            "use strides=None and padding='valid', or freeze it with the layers before it",
+        )
+    ph, pw = pool
+    out_h, out_w = in_shape[0] // ph, in_shape[1] // pw
+    spare = [[0, 0], [0, in_shape[0] - out_h * ph], [0, in_shape[1] - out_w * pw], [0, 0]]
+    channels = in_shape[2]
+
+    def spread(t: Any) -> Any:
+        """Repeat each pooled value over its window, back to the input's shape."""
+        t = tf.reshape(t, [-1, out_h, 1, out_w, 1, channels])
+        t = tf.tile(t, [1, 1, ph, 1, pw, 1])
+        t = tf.reshape(t, [-1, out_h * ph, out_w * pw, channels])
+        return tf.pad(t, spare) if any(any(p) for p in spare) else t
+
+    def forward(x: Any, p: dict[str, Any]) -> Any:
+        @tf.custom_gradient  # type: ignore[untyped-decorator]
+        def inner(x: Any) -> Any:
+            if kind == "MaxPooling2D":
+                y = tf.nn.max_pool2d(x, pool, pool, "VALID")
+            else:
+                y = tf.nn.avg_pool2d(x, pool, pool, "VALID")
+
+            def grad(g: Any) -> Any:
+                if kind == "AveragePooling2D":
+                    return spread(g) / float(ph * pw)
+                # The gradient goes to the window's maximum (to each one on exact ties).
+                winners = tf.cast(tf.equal(x, spread(y)), tf.float32)
+                if any(any(p) for p in spare):
+                    keep = tf.pad(
+                        tf.ones([1, out_h * ph, out_w * pw, 1]), spare, constant_values=0.0
+                    )
+                    winners = winners * keep
+                return winners * spread(g)
+
+            return y, grad
+
+        return inner(x)
+
+    return forward
+
+
 def lower(tf: Any, layer: Any, in_shape: tuple[int, ...], trainable: bool) -> Lowered:
     """Lower one Keras layer.
 
@@ -322,6 +381,8 @@ def lower(tf: Any, layer: Any, in_shape: tuple[int, ...], trainable: bool) -> Lo
             return Lowered(layer.name, kind, {}, lambda x, p: x, activation="relu6")
         cap = float(max_value)
         return Lowered(layer.name, kind, {}, lambda x, p: tf.minimum(tf.maximum(x, 0.0), cap))
+    if kind in ("MaxPooling2D", "AveragePooling2D"):
+        return Lowered(layer.name, kind, {}, _pooling(tf, layer, config, in_shape, kind))
     if kind == "GlobalAveragePooling2D" and config.get("data_format") in (None, "channels_last"):
         keep = bool(config.get("keepdims", False))
         return Lowered(layer.name, kind, {}, lambda x, p: tf.reduce_mean(x, [1, 2], keepdims=keep))

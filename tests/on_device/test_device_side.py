@@ -60,7 +60,7 @@ def test_unsupported_layer_after_trained_layer_is_named() -> None:
         [
             keras.Input((8, 8, 1)),
             keras.layers.Conv2D(2, 3, name="trained_conv"),
-            keras.layers.MaxPooling2D(name="the_pool"),
+            keras.layers.MaxPooling2D(pool_size=3, strides=1, name="the_pool"),
             keras.layers.Flatten(),
             keras.layers.Dense(2),
         ]

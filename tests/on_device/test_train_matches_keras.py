@@ -221,3 +221,34 @@ def test_tf_keras_frozen_conv_backbone(images: tuple[np.ndarray, np.ndarray]) ->
     edge = edgeml.load(tfl.bytes)
     model.compile(optimizer=tf_keras.optimizers.SGD(0.01), loss="sparse_categorical_crossentropy")
     _steps(model, edge, x, y, n=3)
+
+
+@pytest.mark.parametrize("pooling", ["MaxPooling2D", "AveragePooling2D"])
+def test_trained_convolutions_through_pooling(pooling: str) -> None:
+    """Pooling after a trained layer, with a window that leaves a spare row and column."""
+    import keras
+
+    keras.utils.set_random_seed(11)
+    rng = np.random.default_rng(3)
+    x = rng.normal(size=(48, 9, 9, 1)).astype(np.float32)
+    y = rng.integers(0, 3, 48)
+    pool = getattr(keras.layers, pooling)
+    model = keras.Sequential(
+        [
+            keras.Input((9, 9, 1)),
+            keras.layers.Conv2D(4, 3, activation="relu"),
+            pool(2),
+            keras.layers.Conv2D(3, 2, activation="relu"),
+            pool(2),
+            keras.layers.Flatten(),
+            keras.layers.Dense(3, activation="softmax"),
+        ]
+    )
+    edge = edgeml.load(
+        to_trainable(
+            model, loss="sparse_categorical_crossentropy", optimizer="sgd", learning_rate=0.1
+        ).bytes
+    )
+    model.compile(optimizer=keras.optimizers.SGD(0.1), loss="sparse_categorical_crossentropy")
+    _steps(model, edge, x, y, n=3)
+    _trained_weights(model, edge)
