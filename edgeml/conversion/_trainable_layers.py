@@ -37,8 +37,8 @@ GRADIENT_LAYERS: dict[str, str] = {
     "Dense": "FULLY_CONNECTED / BATCH_MATMUL; trainable",
     "Conv2D": "CONV_2D; trainable (weight gradient: STRIDED_SLICE, BATCH_MATMUL; "
     "input gradient: TRANSPOSE_CONV)",
-    "DepthwiseConv2D": "DEPTHWISE_CONV_2D; trainable when it is the first trained layer "
-    "(weight gradient: STRIDED_SLICE, MUL, SUM)",
+    "DepthwiseConv2D": "DEPTHWISE_CONV_2D; trainable (weight gradient: STRIDED_SLICE, MUL, "
+    "SUM; input gradient: TRANSPOSE_CONV with a block-diagonal kernel)",
     "BatchNormalization": "MUL, ADD with the moving statistics; frozen only",
     "Flatten": "RESHAPE",
     "Reshape": "RESHAPE",
@@ -210,9 +210,14 @@ def _depthwise(
                         patch = _patches(tf, x, pads, i, j, stride, out)
                         cols.append(tf.reduce_sum(patch[..., None] * g5, axis=[0, 1, 2]))
                     rows.append(tf.stack(cols))
-                # No builtin computes the input gradient of a depthwise convolution;
-                # edgeml only trains one that is the first trained layer (no input gradient).
-                return tf.zeros_like(x), tf.stack(rows)
+                # The input gradient: the depthwise convolution is a full one whose kernel
+                # is block-diagonal over channels, and TRANSPOSE_CONV runs that one.
+                eye = tf.constant(np.eye(channels, dtype=np.float32)[:, :, None])
+                full = tf.reshape(
+                    k[:, :, :, None, :] * eye, [kh, kw, channels, channels * multiplier]
+                )
+                dx = tf.nn.conv2d_transpose(g, full, tf.shape(x), stride, padding)
+                return dx, tf.stack(rows)
 
             return y, grad
 
@@ -334,7 +339,7 @@ def lower(tf: Any, layer: Any, in_shape: tuple[int, ...], trainable: bool) -> Lo
             y = conv(x, p["kernel"])
             return y + p["bias"] if "bias" in p else y
 
-        return Lowered(layer.name, kind, weights, forward, trainable, kind == "Conv2D", activation)
+        return Lowered(layer.name, kind, weights, forward, trainable, True, activation)
     if trainable and arrays:
         if kind == "BatchNormalization":
             raise _refuse(

@@ -145,7 +145,7 @@ def test_ops_are_builtin_and_no_flex_gradients(blobs: tuple[np.ndarray, np.ndarr
 
 
 def test_two_trained_convolutions_and_depthwise(images: tuple[np.ndarray, np.ndarray]) -> None:
-    """The input gradient of Conv2D (TRANSPOSE_CONV) and a trained DepthwiseConv2D."""
+    """Input gradients of Conv2D and DepthwiseConv2D (TRANSPOSE_CONV), strided too."""
     import keras
 
     keras.utils.set_random_seed(6)
@@ -155,6 +155,7 @@ def test_two_trained_convolutions_and_depthwise(images: tuple[np.ndarray, np.nda
             keras.Input((8, 8, 1)),
             keras.layers.DepthwiseConv2D(3, depth_multiplier=2, padding="same", name="dw"),
             keras.layers.Conv2D(3, 3, activation="tanh", name="c1"),
+            keras.layers.DepthwiseConv2D(2, depth_multiplier=2, strides=2, name="dw2"),
             keras.layers.Conv2D(4, 2, strides=2, activation="sigmoid", name="c2"),
             keras.layers.GlobalAveragePooling2D(),
             keras.layers.Dense(3, activation="softmax"),
