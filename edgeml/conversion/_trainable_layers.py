@@ -69,8 +69,6 @@ class Lowered:
         ``forward(x, params)`` with ``params`` holding a tensor per weight name.
     trainable : bool
         Whether the weights become variables updated by the optimizer.
-    passes_gradient : bool
-        Whether a gradient can flow back through the layer to its input.
     activation : str
         The activation applied last (``"linear"`` for none).
     """
@@ -80,7 +78,6 @@ class Lowered:
     weights: dict[str, np.ndarray]
     forward: Forward
     trainable: bool = False
-    passes_gradient: bool = True
     activation: str = "linear"
 
 
@@ -324,7 +321,7 @@ def lower(tf: Any, layer: Any, in_shape: tuple[int, ...], trainable: bool) -> Lo
             )
             return y + p["bias"] if "bias" in p else y
 
-        return Lowered(layer.name, kind, weights, dense, trainable, True, activation)
+        return Lowered(layer.name, kind, weights, dense, trainable, activation)
     if kind in ("Conv2D", "DepthwiseConv2D"):
         if len(in_shape) != 3:
             raise _refuse(layer, f"input shape {in_shape} is not (height, width, channels)", "-")
@@ -339,7 +336,7 @@ def lower(tf: Any, layer: Any, in_shape: tuple[int, ...], trainable: bool) -> Lo
             y = conv(x, p["kernel"])
             return y + p["bias"] if "bias" in p else y
 
-        return Lowered(layer.name, kind, weights, forward, trainable, True, activation)
+        return Lowered(layer.name, kind, weights, forward, trainable, activation)
     if trainable and arrays:
         if kind == "BatchNormalization":
             raise _refuse(

@@ -612,17 +612,12 @@ def to_trainable(
                 "only as part of the frozen backbone. Fix: freeze it (layer.trainable = "
                 "False) with the layers before it, and train layers after it."
             )
-    steps = []
+    steps: list[Lowered] = []
     for index, layer in enumerate(head):
         in_shape = _shape(layer.input)[1:]
-        step = lower(tf, layer, tuple(int(d or 0) for d in in_shape), first + index in chosen)
-        if index and not step.passes_gradient:
-            raise UnsupportedModelError(
-                f"Layer {layer.name!r} ({step.kind}) comes after the first trained layer "
-                f"{head[0].name!r}, and the gradient cannot flow back through it with builtin "
-                f"ops. Fix: freeze it and the layers before it, or train only layers after it."
-            )
-        steps.append(step)
+        steps.append(
+            lower(tf, layer, tuple(int(d or 0) for d in in_shape), first + index in chosen)
+        )
     in_shape = _shape(model.inputs[0])
     plan = _Plan(steps, settings, loss_name, from_logits, in_shape, _shape(model.outputs[0]))
     start = time.perf_counter()
