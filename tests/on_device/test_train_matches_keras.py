@@ -253,3 +253,27 @@ def test_trained_convolutions_through_pooling(pooling: str) -> None:
     model.compile(optimizer=keras.optimizers.SGD(0.1), loss="sparse_categorical_crossentropy")
     _steps(model, edge, x, y, n=3)
     _trained_weights(model, edge)
+
+
+@pytest.mark.parametrize("binary", [False, True])
+def test_keras_loss_objects_from_logits(blobs: tuple[np.ndarray, np.ndarray], binary: bool) -> None:
+    import keras
+
+    keras.utils.set_random_seed(12)
+    x, labels = blobs
+    if binary:
+        loss = keras.losses.BinaryCrossentropy(from_logits=True)
+        y = (labels == 0).astype(np.float32)[:, None]
+        units = 1
+    else:
+        loss = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+        y, units = labels, 3
+    model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(units)])
+    tfl = to_trainable(model, loss=loss, optimizer=keras.optimizers.SGD(0.2))
+    assert tfl.metadata["on_device_training"]["output_is_logits"] is True
+    edge = edgeml.load(tfl.bytes)
+    model.compile(optimizer=keras.optimizers.SGD(0.2), loss=loss)
+    _steps(model, edge, x, y)
+    logits = model.predict(x, verbose=0)
+    expected = (logits[:, 0] > 0) == (y[:, 0] > 0.5) if binary else logits.argmax(1) == y
+    assert edge.evaluate(x, y)["accuracy"] == pytest.approx(float(np.mean(expected)))
