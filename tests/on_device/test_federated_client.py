@@ -14,8 +14,8 @@ import pytest
 pytest.importorskip("flwr", reason="Flower is not installed (pip install edgeml[federated])")
 pytest.importorskip("ray", reason="Flower's simulation needs Ray (pip install edgeml[federated])")
 
-import edgeml  # noqa: E402
-from edgeml.conversion import to_trainable  # noqa: E402
+import edgeml
+from edgeml.conversion import to_trainable
 
 pytestmark = [pytest.mark.slow, pytest.mark.tf]
 
