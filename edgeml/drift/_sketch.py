@@ -42,7 +42,8 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from edgeml._display import to_jsonable
+from edgeml._display import html_table, to_jsonable
+from edgeml._html import histogram_charts
 from edgeml.drift import _kernels
 from edgeml.drift._inputs import Columns, _block, as_columns, finite_sorted
 from edgeml.errors import DataError, invalid_argument
@@ -398,6 +399,21 @@ class Histogram:
             f"Histogram(features={self.n_features}, bins={self.bins}, "
             f"total={int(self.total.sum())}, nonfinite={int(self.nonfinite.sum())})"
         )
+
+    def _repr_html_(self) -> str:
+        rows = [
+            [
+                name,
+                *(int(v) for v in (self.total[j], self.counts[j, 0], self.counts[j, -1])),
+                *(int(self.nonfinite[j]), self.minimum[j], self.maximum[j], self.scale[j]),
+            ]
+            for j, name in enumerate(self.names)
+        ]
+        headers = ["feature", "binned", "below edges", "above edges", "non-finite"]
+        table = html_table(
+            [*headers, "minimum", "maximum", "reference std"], rows, caption=repr(self)
+        )
+        return table + histogram_charts(self.names, self.edges.tolist(), self.counts.tolist())
 
     # ------------------------------------------------------------------ serialization
     def to_dict(self) -> dict[str, Any]:
