@@ -26,7 +26,18 @@ logging.getLogger("edgeml").addHandler(logging.NullHandler())
 
 # Subpackages reachable as attributes, imported on first access.
 _SUBMODULES = frozenset(
-    {"card", "conversion", "data", "drift", "errors", "monitor", "privacy", "runtime", "security"}
+    {
+        "card",
+        "conversion",
+        "data",
+        "drift",
+        "errors",
+        "federated",
+        "monitor",
+        "privacy",
+        "runtime",
+        "security",
+    }
 )
 
 # Public functions and classes re-exported at the top level: name -> defining module.

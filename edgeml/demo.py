@@ -3,19 +3,23 @@
 The demo chains every layer the way a user would:
 
 1. generated tabular records with planted PII go through :func:`edgeml.data.minimize`;
-2. a DP drift baseline of the training inputs is released, then scikit-learn's bundled
+2. a DP synthetic copy of the records (MST) is written with its release report, on a
+   ledger of its own (the records are other people than the digits);
+3. a DP drift baseline of the training inputs is released, then scikit-learn's bundled
    digits train an MLP with DP-SGD, both charged to one :class:`~edgeml.privacy.Ledger`;
-3. a membership-inference audit measures what the model leaks about its training set;
-4. the model is converted and quantized (int8 by default), calibrated on rows drawn
+4. a membership-inference audit measures what the model leaks about its training set;
+5. the model is converted and quantized (int8 by default), calibrated on rows drawn
    from the DP baseline, and compared with the float one on held-out data;
-5. a shifted stream of inputs is checked for drift against the DP baseline;
-6. a model card with its privacy scope is embedded in the model file;
-7. the ``.tflite`` file is loaded with :func:`edgeml.load` (LiteRT) and predicts;
-8. a sealed (AES-256-GCM) copy is written, and a tampered copy is shown to be refused.
+6. a shifted stream of inputs is checked for drift against the DP baseline;
+7. a model card with its privacy scope is embedded in the model file;
+8. the ``.tflite`` file is loaded with :func:`edgeml.load` (LiteRT) and predicts;
+9. a sealed (AES-256-GCM) copy is written, and a tampered copy is shown to be refused.
 
 **What is released.** The top of the output folder holds only what may leave:
 ``model.tflite`` (weights, quantization parameters, card), its sealed copy and
-``model_card.md``. Every statistic in them is DP and charged to the ledger, or comes
+``model_card.md``, and ``synthetic/`` (the DP synthetic records and the release part of
+their report, which leaves out the quality measures computed on the real records). Every
+statistic in them is DP and charged to the ledger, or comes
 from data declared public (the generated records) or held out (the digits test split);
 the card's privacy scope says which, part by part. The budget ``epsilon`` is the
 ledger's total: a quarter goes to the drift baseline, the rest to DP-SGD; the int8
@@ -64,6 +68,7 @@ _log = logging.getLogger("edgeml.demo")
 DEMO_NOW = dt.datetime(2026, 6, 30, tzinfo=dt.timezone.utc)
 _QUANTIZATIONS = ("int8", "float16", "dynamic", "int16x8", "none")
 _INTERNAL = "internal"  # training-side files that hold exact statistics: never released
+_SYNTHETIC = "synthetic"  # a DP synthetic copy of the records, with its release report
 _DELTA = 1e-5
 _BASELINE_SHARE = 0.25  # of the total epsilon, for the DP drift baseline
 _DRIFT_SHARE = 0.5  # share of drifted features for a dataset-level "drift detected"
@@ -271,7 +276,7 @@ def run_demo(
     from edgeml.card import ModelCard, embed_card
     from edgeml.privacy import Protection
 
-    say("1/8 minimizing generated records with planted PII")
+    say("1/9 minimizing generated records with planted PII")
     records = synthetic_records(800 if quick else 3000, seed=seed)
     key = security.derive_subkey(security.generate_key(), purpose="demo pseudonyms")
     table, min_report = data.minimize(records, _demo_policy(), key=bytes(key), now=DEMO_NOW)
@@ -291,11 +296,33 @@ def run_demo(
         )
     )
 
-    # 2. One ledger for everything released: a DP drift baseline, then DP-SGD.
+    # 2. A DP synthetic copy of the records (MST), on its own ledger: other data.
+    from edgeml.data.synthesis import demo_step
+
+    say("2/9 synthesizing a DP copy of the records (MST)")
+    # No seed: a seeded generator would make the DP noise reproducible by anyone.
+    synthetic, synthesis = demo_step(records, zip_prefixes=_REGIONS, now=DEMO_NOW, seed=None)
+    (folder / _SYNTHETIC).mkdir(exist_ok=True)
+    write("synthetic_records", f"{_SYNTHETIC}/records.json", json.dumps(to_jsonable(synthetic)))
+    write(
+        "synthesis_report",
+        f"{_SYNTHETIC}/synthesis_report.json",
+        json.dumps(synthesis.to_release_dict(), indent=2),
+    )
+    tree = ", ".join(f"{a}-{b}" for a, b in synthesis.tree)
+    summary.append(
+        (
+            "synthesize",
+            f"{synthesis.rows_out} synthetic rows, "
+            f"({synthesis.guarantee.epsilon:.3g}, {synthesis.guarantee.delta:g})-DP; tree {tree}",
+        )
+    )
+
+    # 3. One ledger for everything released: a DP drift baseline, then DP-SGD.
     baseline_epsilon = epsilon * _BASELINE_SHARE
     training_epsilon = epsilon - baseline_epsilon
     say(
-        f"2/8 DP drift baseline (epsilon {baseline_epsilon:g}) and DP-SGD on digits "
+        f"3/9 DP drift baseline (epsilon {baseline_epsilon:g}) and DP-SGD on digits "
         f"(epsilon {training_epsilon:g}), one ledger with budget {epsilon:g}"
     )
     tf = require("tensorflow", extra="demo", feature="edgeml demo")
@@ -367,15 +394,15 @@ def run_demo(
         )
     )
 
-    # 3. Membership-inference audit.
-    say("3/8 auditing membership inference")
+    # 4. Membership-inference audit.
+    say("4/9 auditing membership inference")
     audit = privacy.audit(model, (x_train, y_train), (x_test, y_test), seed=seed)
     keep("audit", "audit.json", json.dumps(audit.to_dict(), indent=2))
     summary.append(("audit", f"best attack AUC {audit.auc:.3f}, advantage {audit.advantage:.3f}"))
 
-    # 4. Conversion.
+    # 5. Conversion.
     mode: Any = None if quantization == "none" else quantization
-    say(f"4/8 converting to .tflite ({quantization})")
+    say(f"5/9 converting to .tflite ({quantization})")
     calibration = baseline.sample(200, seed=seed) if mode in ("int8", "int16x8") else None
     tflite = edgeml.convert(model, quantization=mode, representative_data=calibration)
     comparison = edgeml.conversion.compare(model, tflite, x_test, y_test)
@@ -390,8 +417,8 @@ def run_demo(
         )
     )
 
-    # 5. A shifted stream against the DP baseline (what a device would do with the card's).
-    say("5/8 checking a shifted input stream for drift against the DP baseline")
+    # 6. A shifted stream against the DP baseline (what a device would do with the card's).
+    say("6/9 checking a shifted input stream for drift against the DP baseline")
     rng = np.random.default_rng(seed)
     shifted = np.clip(x_test * 0.7 + 0.25 + rng.normal(0, 0.05, x_test.shape), 0, 1)
     reference = baseline.histogram
@@ -416,8 +443,8 @@ def run_demo(
         )
     )
 
-    # 6. Model card embedded in the model, then run it with LiteRT.
-    say("6/8 embedding the model card")
+    # 7. Model card embedded in the model, then run it with LiteRT.
+    say("7/9 embedding the model card")
     card = ModelCard.build(
         "edgeml-demo-digits",
         version=edgeml.__version__,
@@ -439,6 +466,14 @@ def run_demo(
     )
     model_bytes = embed_card(tflite, card)
     write("model", "model.tflite", model_bytes)
+    card_bytes = len(model_bytes) - tflite.report.bytes
+    summary.append(
+        (
+            "model file",
+            f"{len(model_bytes):,} bytes: the {quantization} model {tflite.report.bytes:,} + "
+            f"its compressed card {card_bytes:,}",
+        )
+    )
     write("model_card", "model_card.md", card.to_markdown())
     scope = card.privacy_scope or {}
     summary.append(
@@ -449,7 +484,7 @@ def run_demo(
         )
     )
 
-    say("7/8 loading the model with LiteRT and predicting")
+    say("8/9 loading the model with LiteRT and predicting")
     edge_model = edgeml.load(folder / "model.tflite")
     edge_accuracy = float(np.mean(np.argmax(edge_model.predict(x_test), axis=1) == y_test))
     card_back = edge_model.card
@@ -461,8 +496,8 @@ def run_demo(
         )
     )
 
-    # 7. Sealed copy bound to the card; a tampered copy must be refused.
-    say("8/8 sealing the model")
+    # 9. Sealed copy bound to the card; a tampered copy must be refused.
+    say("9/9 sealing the model")
     seal_key = security.generate_key()
     sealed = security.seal(model_bytes, seal_key, associated_data=card.hash)
     write("sealed_model", "model.tflite.sealed", sealed)

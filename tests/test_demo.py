@@ -9,6 +9,7 @@ claim. The ledger total is recomputed with dp-accounting from the saved events.
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -38,9 +39,18 @@ def demo_out(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
 
 
 def test_demo_prints_progress_and_a_summary_table(demo_out: tuple[Path, str]) -> None:
-    _, stdout = demo_out
-    for step in range(1, 9):
-        assert f"{step}/8 " in stdout
+    out, stdout = demo_out
+    for step in range(1, 10):
+        assert f"{step}/9 " in stdout
+    assert "| synthesize |" in stdout
+    sizes = re.search(
+        r"\| model file \| ([\d,]+) bytes: the int8 model ([\d,]+) \+ its compressed card ([\d,]+)",
+        stdout,
+    )
+    assert sizes is not None
+    total, model, card = (int(g.replace(",", "")) for g in sizes.groups())
+    assert total == model + card == (out / "model.tflite").stat().st_size
+    assert card < model  # the card never dominates a small model
     assert "| step | result |" in stdout
     assert "tampered copy refused: yes" in stdout
     assert "(covered: yes)" in stdout
@@ -212,7 +222,7 @@ def test_the_budget_split_is_one_ledger_recomputed_by_dp_accounting(
 def test_the_released_folder_holds_nothing_uncovered(demo_out: tuple[Path, str]) -> None:
     out, _ = demo_out
     result = audit_release(out)
-    assert result.skipped == ("internal",)
+    assert result.skipped == ("internal", "synthetic")
     assert sorted({item.file for item in result.items}) == [
         "model.tflite",
         "model.tflite.sealed",
@@ -220,6 +230,11 @@ def test_the_released_folder_holds_nothing_uncovered(demo_out: tuple[Path, str])
     ]
     assert result.uncovered == ()
     assert result.covered
+    # the synthetic copy ships its DP guarantee and leaves out the non-DP quality measures
+    report = json.loads((out / "synthetic" / "synthesis_report.json").read_text())
+    assert "quality" not in report
+    rows = json.loads((out / "synthetic" / "records.json").read_text())
+    assert set(rows) == {"age", "zip", "heart_rate", "steps"}  # nothing undeclared, no PII
     # what stays inside is exactly what must not ship
     internal = audit_release(out / "internal")
     assert not internal.covered

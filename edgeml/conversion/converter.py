@@ -26,6 +26,7 @@ from typing import Any, Literal
 import numpy as np
 
 from edgeml._optional import require
+from edgeml._typing import ConvertibleModel
 from edgeml.conversion import metadata as _metadata
 from edgeml.conversion._calibration import calibration_protection, collect_samples, replay
 from edgeml.conversion._interpret import predict
@@ -333,7 +334,7 @@ def _agreement_warnings(
 
 
 def convert(
-    model: Any,
+    model: ConvertibleModel,
     *,
     quantization: Quantization | None = None,
     representative_data: Any = None,
@@ -414,6 +415,7 @@ def convert(
     >>> float(np.abs(tfl.predict(x) - model.predict(x, verbose=0)).max()) < 0.1
     True
     """
+    tf = require("tensorflow", extra="tf", feature="Model conversion")
     kind = kind_of(model)
     if kind in ("keras", "tf_keras") and not getattr(model, "built", True):
         raise UnsupportedModelError(
@@ -426,7 +428,6 @@ def convert(
     mode = _validate(quantization, io, num_calibration_samples, representative_data, is_qat)
     if mode == "int4-weights":
         require("ai_edge_quantizer", extra="quantizer", feature="quantization='int4-weights'")
-    tf = require("tensorflow", extra="tf", feature="Model conversion")
     if classes & _STRIPPABLE:
         from edgeml.conversion.optimize import strip
 

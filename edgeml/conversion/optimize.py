@@ -20,6 +20,7 @@ from typing import Any, Literal
 
 import numpy as np
 
+from edgeml._optional import require
 from edgeml.conversion._rebuild import LayerIssue, rebuild_as_tf_keras, translate_layer
 from edgeml.conversion._rebuild import translation_issues as _translation_issues
 from edgeml.conversion._sources import kind_of
@@ -133,6 +134,7 @@ def check_optimizable(model: Any, technique: Technique = "quantize") -> list[Lay
     """
     if technique not in _TECHNIQUES:
         raise invalid_argument("check_optimizable", "technique", technique, f"one of {_TECHNIQUES}")
+    require("tensorflow", extra="tf", feature="Model optimization")  # else: the pip command
     kind = kind_of(model)
     if kind not in ("keras", "tf_keras"):
         raise UnsupportedModelError(

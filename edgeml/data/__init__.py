@@ -18,6 +18,7 @@ from edgeml.data.pii import PII_TYPES, PIIFinding, PIIScan, detect_pii
 from edgeml.data.policy import Policy
 from edgeml.data.pseudonyms import pseudonymize
 from edgeml.data.report import MinimizationReport
+from edgeml.data.synthesis import SynthesisReport, synthesize
 from edgeml.data.transforms import (
     Transform,
     bins,
@@ -40,6 +41,7 @@ __all__ = [
     "PIIFinding",
     "PIIScan",
     "Policy",
+    "SynthesisReport",
     "Transform",
     "bins",
     "chain",
@@ -53,6 +55,7 @@ __all__ = [
     "redact",
     "round_to",
     "suppress",
+    "synthesize",
     "top_k",
     "transform_from_dict",
     "truncate",

@@ -21,7 +21,7 @@ True
 from __future__ import annotations
 
 import importlib
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from edgeml.privacy.accounting import Accountant as Accountant
 from edgeml.privacy.accounting import Guarantee as Guarantee
@@ -31,6 +31,21 @@ from edgeml.privacy.accounting import dpsgd_event as dpsgd_event
 from edgeml.privacy.accounting import epsilon as epsilon
 from edgeml.privacy.accounting import noise_multiplier as noise_multiplier
 from edgeml.privacy.accounting import steps_for_epochs as steps_for_epochs
+
+if TYPE_CHECKING:  # the lazy names, for type checkers and IDEs only
+    from edgeml.privacy.dpsgd import PrivacyState as PrivacyState
+    from edgeml.privacy.dpsgd import make_private as make_private
+    from edgeml.privacy.dpsgd import poisson_batches as poisson_batches
+    from edgeml.privacy.dpsgd import validate_model as validate_model
+    from edgeml.privacy.mechanisms import dp_count as dp_count
+    from edgeml.privacy.mechanisms import dp_histogram as dp_histogram
+    from edgeml.privacy.mechanisms import dp_mean as dp_mean
+    from edgeml.privacy.mechanisms import dp_quantile as dp_quantile
+    from edgeml.privacy.mechanisms import dp_sum as dp_sum
+    from edgeml.privacy.membership import AttackResult as AttackResult
+    from edgeml.privacy.membership import AuditResult as AuditResult
+    from edgeml.privacy.membership import audit as audit
+    from edgeml.privacy.membership import dp_advantage_bound as dp_advantage_bound
 
 # Names imported on first use: name -> defining module. DP-SGD needs TensorFlow.
 _LAZY: dict[str, str] = {

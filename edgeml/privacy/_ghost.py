@@ -26,12 +26,16 @@ import contextlib
 import enum
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import tensorflow as tf
-
+from edgeml._optional import require
 from edgeml.errors import ConfigError, UnsupportedModelError
 from edgeml.privacy._keras import KerasFlavor, leaf_layers
+
+if TYPE_CHECKING:
+    import tensorflow as tf
+else:
+    tf = require("tensorflow", extra="tf", feature="DP-SGD (edgeml.privacy.make_private)")
 
 __all__ = ["ClippedGradients", "LayerKind", "clipped_gradient_sum", "plan_layers"]
 

@@ -8,6 +8,7 @@ another library that sets that variable cannot change how a model is trained.
 
 from __future__ import annotations
 
+import copy
 import importlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -95,18 +96,47 @@ def _reduction_of(loss: Any) -> str | None:
     return str(getattr(reduction, "value", reduction)).lower()
 
 
+def _same_rank(y_true: Any, y_pred: Any) -> tuple[Any, Any]:
+    """Match label and prediction ranks the way Keras' compiled losses do.
+
+    A trailing axis of size 1 on one side and none on the other (``y.shape == (n,)``
+    against ``Dense(1)``'s ``(n, 1)``) is added to the lower-rank side when it is 1-D,
+    and squeezed from the higher-rank side otherwise. Sparse labels against class
+    scores (``(n,)`` against ``(n, classes)``) are left alone.
+    """
+    import tensorflow as tf  # this module stays importable without TensorFlow
+
+    y_true = tf.convert_to_tensor(y_true)
+    y_pred = tf.convert_to_tensor(y_pred)
+    true_rank, pred_rank = y_true.shape.rank, y_pred.shape.rank
+    if true_rank is None or pred_rank is None or true_rank == pred_rank:
+        return y_true, y_pred
+    if pred_rank == true_rank + 1 and y_pred.shape[-1] == 1:
+        if true_rank == 1:
+            return tf.expand_dims(y_true, -1), y_pred
+        return y_true, tf.squeeze(y_pred, -1)
+    if true_rank == pred_rank + 1 and y_true.shape[-1] == 1:
+        if pred_rank == 1:
+            return y_true, tf.expand_dims(y_pred, -1)
+        return tf.squeeze(y_true, -1), y_pred
+    return y_true, y_pred
+
+
 def per_example_loss(model: Any, flavor: KerasFlavor) -> Callable[[Any, Any], Any]:
     """Return the compiled loss as a function giving one value per example.
 
-    String and function losses (``"sparse_categorical_crossentropy"``,
-    ``keras.losses.mean_squared_error``) already give one value per example. ``Loss``
-    objects must be built with ``reduction="none"``: a batch-averaged loss cannot be
-    clipped per example.
+    The loss is the one the user would compile a non-private model with: a string
+    (``"binary_crossentropy"``), a loss function, or a ``Loss`` object with any
+    reduction. A ``Loss`` object is used through a copy whose reduction is ``"none"``
+    (a batch-averaged loss cannot be clipped per example; edgeml sums the clipped
+    per-example gradients and divides by the expected batch size itself). Labels are
+    matched to the outputs the way Keras does (1-D labels for ``Dense(1)``); sample
+    and class weights are applied by the caller to each example's loss.
 
     Raises
     ------
     ConfigError
-        When the model is not compiled or the loss reduces over the batch.
+        When the model is not compiled or the loss is not callable.
     UnsupportedModelError
         When the model has several losses (several outputs).
     """
@@ -122,18 +152,22 @@ def per_example_loss(model: Any, flavor: KerasFlavor) -> Callable[[Any, Any], An
             f"{type(loss).__name__} of losses. Fix: combine the outputs into one loss function "
             "that returns one value per example."
         )
+    fn: Any
     if isinstance(loss, str):
-        fn: Callable[[Any, Any], Any] = flavor.module.losses.get(loss)
-        return fn
-    reduction = _reduction_of(loss)
-    if reduction is not None and reduction != "none":
-        name = type(loss).__name__
+        fn = flavor.module.losses.get(loss)
+    else:
+        fn = loss
+        reduction = _reduction_of(loss)
+        if reduction is not None and reduction != "none":
+            fn = copy.copy(loss)
+            fn.reduction = "none"
+    if not callable(fn):
         raise ConfigError(
-            f"The loss {name}(reduction={reduction!r}) averages or sums over the batch, so "
-            "each example's gradient cannot be clipped on its own, which DP-SGD needs. Fix: "
-            f"compile with {name}(reduction='none') or the loss's string name; edgeml sums "
-            "the clipped per-example gradients and divides by the expected batch size itself."
+            f"The compiled loss {loss!r} is not callable. Fix: compile with a Keras loss "
+            "name, function or object."
         )
-    if not callable(loss):
-        raise ConfigError(f"The compiled loss {loss!r} is not callable.")
-    return loss  # type: ignore[no-any-return]
+
+    def per_example(y_true: Any, y_pred: Any) -> Any:
+        return fn(*_same_rank(y_true, y_pred))
+
+    return per_example

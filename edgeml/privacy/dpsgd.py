@@ -19,27 +19,23 @@ from __future__ import annotations
 
 import logging
 import math
-import secrets
-import types
-from collections.abc import Callable, Sequence
-from typing import Any
+from collections.abc import Sequence
+from typing import Any, cast
 
 import numpy as np
 
-from edgeml._optional import require
-from edgeml.errors import (
-    ConfigError,
-    DataError,
-    PrivacyBudgetExceeded,
-    UnsupportedModelError,
-    invalid_argument,
-)
+from edgeml._typing import KerasModel, PrivateModel
+from edgeml.errors import ConfigError, PrivacyBudgetExceeded, invalid_argument
 from edgeml.privacy import _ghost
 from edgeml.privacy import accounting as _accounting
-from edgeml.privacy._keras import KerasFlavor, flavor_of, per_example_loss
-from edgeml.privacy.accounting import Accountant, Guarantee, Ledger, epsilon
-
-tf = require("tensorflow", extra="tf", feature="DP-SGD (edgeml.privacy.make_private)")
+from edgeml.privacy._budget import _max_steps_within, _record_on_copy
+from edgeml.privacy._fit import _make_fit, _refuse_train_on_batch
+from edgeml.privacy._keras import flavor_of
+from edgeml.privacy._sampling import poisson_batches
+from edgeml.privacy._state import PrivacyState
+from edgeml.privacy._step import _make_train_step
+from edgeml.privacy._validation import validate_model
+from edgeml.privacy.accounting import Accountant, Ledger
 
 __all__ = [
     "PrivacyState",
@@ -50,486 +46,13 @@ __all__ = [
 
 logger = logging.getLogger("edgeml.privacy")
 
-_SAMPLING_RATE_ATTR = "_edgeml_poisson_sampling_rate"
 
-
-# ----------------------------------------------------------------------------- sampling
-
-
-def poisson_batches(
-    x: Any,
-    y: Any = None,
-    *,
-    sampling_rate: float,
-    seed: int | None = None,
-    sample_weight: Any = None,
-    steps: int | None = None,
-) -> Any:
-    """Batches in which each example appears independently with probability ``sampling_rate``.
-
-    This is the sampling DP-SGD's privacy accounting assumes. Batch sizes vary around
-    ``sampling_rate * len(x)`` (and can be 0); the private training step handles that.
-
-    Parameters
-    ----------
-    x : array-like
-        Features, first axis = examples.
-    y : array-like, optional
-        Labels, same length as ``x``.
-    sampling_rate : float
-        Probability that an example is in a batch, in (0, 1].
-    seed : int, optional
-        Seed for reproducible batches. ``None`` (the default, and what private training
-        should use) draws a fresh seed from the operating system's secure source.
-    sample_weight : array-like, optional
-        Per-example weights, yielded as the third element.
-    steps : int, optional
-        Number of batches; infinite when ``None``.
-
-    Returns
-    -------
-    tf.data.Dataset
-        Yields ``(x_batch, y_batch[, weight_batch])`` or ``x_batch``.
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> ds = poisson_batches(np.arange(1000.0)[:, None], np.zeros(1000), sampling_rate=0.05,
-    ...                      seed=0, steps=3)
-    >>> sizes = [int(xb.shape[0]) for xb, yb in ds]
-    >>> len(sizes), all(20 <= s <= 80 for s in sizes)
-    (3, True)
-    """
-    owner = "poisson_batches"
-    if (
-        isinstance(sampling_rate, bool)
-        or not isinstance(sampling_rate, (int, float))
-        or not 0 < sampling_rate <= 1
-    ):
-        raise invalid_argument(owner, "sampling_rate", sampling_rate, "a float in (0, 1]")
-    features = np.asarray(x)
-    n = int(features.shape[0]) if features.ndim else 0
-    if n == 0:
-        raise DataError("poisson_batches needs at least one example in x.")
-    parts = [features]
-    for name, extra in (("y", y), ("sample_weight", sample_weight)):
-        if extra is None:
-            continue
-        values = np.asarray(extra)
-        if values.shape[:1] != (n,):
-            raise DataError(
-                f"{owner}: {name} has {values.shape[:1]} rows but x has {n}. Fix: pass "
-                "arrays with one row per example."
-            )
-        parts.append(values)
-    if steps is not None and (isinstance(steps, bool) or not isinstance(steps, int) or steps < 1):
-        raise invalid_argument(owner, "steps", steps, "a positive integer or None")
-    base_seed = secrets.randbits(62) if seed is None else int(seed)
-    tensors = tuple(tf.constant(p) for p in parts)
-    rate = float(sampling_rate)
-
-    def sample(step: Any) -> Any:
-        draws = tf.random.stateless_uniform(
-            [n], seed=tf.stack([tf.constant(base_seed, tf.int64), step]), dtype=tf.float64
-        )
-        chosen = tf.where(draws < rate)[:, 0]
-        batch = tuple(tf.gather(t, chosen) for t in tensors)
-        return batch if len(batch) > 1 else batch[0]
-
-    counter = tf.data.Dataset.range(steps) if steps is not None else tf.data.Dataset.counter()
-    dataset = counter.map(sample, num_parallel_calls=1).prefetch(2)
-    setattr(dataset, _SAMPLING_RATE_ATTR, rate)
-    return dataset
-
-
-# ----------------------------------------------------------------------------- validation
-
-
-def validate_model(model: Any, *, strict: bool = True) -> list[str]:
-    """Check that a Keras model can be trained with DP-SGD.
-
-    Refused: layers that mix examples within a batch (BatchNormalization in training
-    mode), activity regularizers (a penalty on the batch's activations that is not
-    clipped per example), weights that belong to no layer, and models without
-    trainable weights.
-
-    Parameters
-    ----------
-    model : keras.Model
-        A built Keras model.
-    strict : bool, default True
-        Raise on the first call if there are problems; otherwise return them.
-
-    Returns
-    -------
-    list of str
-        One message per problem; empty when the model is fine.
-
-    Raises
-    ------
-    UnsupportedModelError
-        When ``strict`` and there is a problem.
-
-    Examples
-    --------
-    >>> import keras
-    >>> model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(3),
-    ...                           keras.layers.BatchNormalization(name="bn"),
-    ...                           keras.layers.Dense(2)])
-    >>> print(validate_model(model, strict=False)[0][:50])
-    Layer 'bn' is a BatchNormalization layer in traini
-    """
-    flavor_of(model)
-    problems: list[str] = []
-    layers = list(model._flatten_layers(include_self=False, recursive=True))
-    for layer in layers:
-        names = {cls.__name__ for cls in type(layer).__mro__}
-        if names & {"BatchNormalization", "SyncBatchNormalization"} and layer.trainable:
-            problems.append(
-                f"Layer {layer.name!r} is a BatchNormalization layer in training mode: it "
-                "normalizes each example with statistics of the whole batch, so one "
-                "example's gradient depends on the others and clipping it no longer bounds "
-                "its influence (the privacy guarantee would be void). Use "
-                "LayerNormalization or GroupNormalization instead, or freeze it "
-                "(layer.trainable = False) so it runs in inference mode."
-            )
-        if getattr(layer, "activity_regularizer", None) is not None:
-            problems.append(
-                f"Layer {layer.name!r} has an activity regularizer, a penalty on the "
-                "batch's activations whose gradient is not clipped per example. Remove it "
-                "or use a weight regularizer."
-            )
-    try:
-        _ghost.plan_layers(model)
-    except UnsupportedModelError as exc:
-        problems.append(str(exc))
-    if problems and strict:
-        raise UnsupportedModelError(
-            "The model cannot be trained with DP-SGD:\n- " + "\n- ".join(problems)
-        )
-    return problems
-
-
-# ----------------------------------------------------------------------------- state
-
-
-class PrivacyState:
-    """What a private model has spent and may still spend (``model.privacy``).
-
-    Attributes
-    ----------
-    noise_multiplier, l2_norm_clip, sampling_rate, delta : float
-        The DP-SGD parameters.
-    batch_size, num_examples, steps_per_epoch : int
-        The expected batch size, the training-set size and the steps in one epoch.
-    target_epsilon : float or None
-        The budget; training stops before exceeding it.
-    max_steps : int or None
-        The most steps the budget allows.
-    accountant : str
-        ``"rdp"`` or ``"pld"``.
-    sampling : str
-        ``"poisson"`` or ``"shuffle"``.
-    ledger : Ledger
-        Every finished ``fit`` is recorded here as a release.
-    """
-
-    def __init__(
-        self,
-        *,
-        noise_multiplier: float,
-        l2_norm_clip: float,
-        sampling_rate: float,
-        delta: float,
-        batch_size: int,
-        num_examples: int,
-        steps_per_epoch: int,
-        target_epsilon: float | None,
-        max_steps: int | None,
-        accountant: Accountant,
-        sampling: str,
-        ledger: Ledger,
-        seed: int | None,
-        shared_ledger: bool = False,
-    ) -> None:
-        self.noise_multiplier = noise_multiplier
-        self.l2_norm_clip = l2_norm_clip
-        self.sampling_rate = sampling_rate
-        self.delta = delta
-        self.batch_size = batch_size
-        self.num_examples = num_examples
-        self.steps_per_epoch = steps_per_epoch
-        self.target_epsilon = target_epsilon
-        self.max_steps = max_steps
-        self.accountant = accountant
-        self.sampling = sampling
-        self.ledger = ledger
-        self._shared_ledger = shared_ledger
-        self._seed = seed
-        self._fits = 0
-        self._step_counter = tf.Variable(0, dtype=tf.int64, trainable=False, name="dp_steps")
-        self._generator = (
-            tf.random.Generator.from_non_deterministic_state()
-            if seed is None
-            else tf.random.Generator.from_seed(seed)
-        )
-
-    @property
-    def steps(self) -> int:
-        """DP-SGD steps taken so far."""
-        return int(self._step_counter.numpy())
-
-    @property
-    def remaining_steps(self) -> int | None:
-        """Steps left before the budget is reached, or ``None`` without a budget."""
-        if self.max_steps is None:
-            return None
-        return max(0, self.max_steps - self.steps)
-
-    def spent(self) -> Guarantee:
-        """Return the guarantee of the training done so far.
-
-        Returns
-        -------
-        Guarantee
-            Epsilon is 0 before the first step.
-        """
-        steps = self.steps
-        eps = epsilon(
-            noise_multiplier=self.noise_multiplier,
-            sampling_rate=self.sampling_rate,
-            steps=steps,
-            delta=self.delta,
-            accountant=self.accountant,
-        )
-        return Guarantee(
-            epsilon=eps,
-            delta=self.delta,
-            accountant=self.accountant,
-            sampling=self.sampling,
-            noise_multiplier=self.noise_multiplier,
-            sampling_rate=self.sampling_rate,
-            steps=steps,
-            l2_norm_clip=self.l2_norm_clip,
-        )
-
-    def to_dict(self) -> dict[str, Any]:
-        """Return the parameters, the budget and the spent guarantee as JSON-safe data."""
-        return {
-            "noise_multiplier": self.noise_multiplier,
-            "l2_norm_clip": self.l2_norm_clip,
-            "sampling_rate": self.sampling_rate,
-            "delta": self.delta,
-            "batch_size": self.batch_size,
-            "num_examples": self.num_examples,
-            "target_epsilon": self.target_epsilon,
-            "max_steps": self.max_steps,
-            "steps": self.steps,
-            "accountant": self.accountant,
-            "sampling": self.sampling,
-            "spent": self.spent().to_dict(),
-        }
-
-    def __repr__(self) -> str:
-        budget = "none" if self.target_epsilon is None else f"{self.target_epsilon:g}"
-        return (
-            f"PrivacyState(steps={self.steps}, epsilon={self.spent().epsilon:.4g}, "
-            f"budget={budget}, noise_multiplier={self.noise_multiplier:.4g}, "
-            f"l2_norm_clip={self.l2_norm_clip:g})"
-        )
-
-    def _next_seed(self) -> int | None:
-        self._fits += 1
-        return None if self._seed is None else self._seed * 1_000_003 + self._fits
-
-
-def _budget_callback(state: PrivacyState, flavor: KerasFlavor, stop_at: int | None) -> Any:
-    """Build the Keras callback that stops training at the privacy budget.
-
-    ``make_private``'s ``fit`` adds it automatically. After each step it compares the
-    steps taken with the most the budget allows and sets ``model.stop_training``; at the
-    end of ``fit`` it records the run in ``state.ledger`` and logs what was spent.
-
-    Parameters
-    ----------
-    state : PrivacyState
-        The model's privacy state (``model.privacy``).
-    flavor : KerasFlavor
-        The model's Keras (the callback must derive from its ``Callback``).
-    stop_at : int or None
-        The step count (``state.steps``) at which to stop; ``None`` for no limit.
-
-    Returns
-    -------
-    keras.callbacks.Callback
-    """
-    base = flavor.module.callbacks.Callback
-
-    class _Budget(base):  # type: ignore[misc, valid-type]
-        def on_train_begin(self, logs: Any = None) -> None:
-            self._start = state.steps
-            self._announced = False
-
-        def on_train_batch_end(self, batch: int, logs: Any = None) -> None:
-            if stop_at is not None and state.steps >= stop_at:
-                self.model.stop_training = True
-                if not self._announced:
-                    self._announced = True
-                    logger.warning(
-                        "Stopping training: %d DP-SGD steps reach the privacy budget "
-                        "(target_epsilon %s, ledger budget %s, at delta %g); another step "
-                        "would exceed it.",
-                        state.steps,
-                        state.target_epsilon,
-                        state.ledger.budget,
-                        state.delta,
-                    )
-
-        def on_train_end(self, logs: Any = None) -> None:
-            done = state.steps - self._start
-            if done > 0:
-                state.ledger.record(
-                    name=f"dp-sgd fit {state._fits}",
-                    noise_multiplier=state.noise_multiplier,
-                    sampling_rate=state.sampling_rate,
-                    steps=done,
-                )
-            logger.info("DP-SGD: %s", state.spent().statement())
-
-    return _Budget()
-
-
-# ----------------------------------------------------------------------------- the step
-
-
-def _unpack(data: Any) -> tuple[Any, Any, Any]:
-    if isinstance(data, (list, tuple)):
-        if len(data) == 1:
-            return data[0], None, None
-        if len(data) == 2:
-            return data[0], data[1], None
-        if len(data) == 3:
-            return data[0], data[1], data[2]
-    return data, None, None
-
-
-def _gaussian(generator: Any, count: int, std: float, dtype: Any) -> Any:
-    """Draw ``count`` values from ``N(0, std^2)`` with the Box-Muller transform.
-
-    The same transform TensorFlow's own normal sampler uses, on ``generator.uniform``
-    draws, but with vectorised log/sin/cos: about 1.5x faster on CPU, which matters
-    because drawing the noise is most of DP-SGD's extra cost for dense models. ``1 - u``
-    lies in (0, 1], so no clamping is needed; as with TensorFlow's sampler, float32
-    uniforms (multiples of 2^-23) cap the radius at about 5.6 standard deviations.
-    """
-    half = (count + 1) // 2
-    uniform = generator.uniform([2, half], dtype=tf.float32)
-    radius = tf.sqrt(-2.0 * tf.math.log1p(-uniform[0]))
-    angle = (2.0 * math.pi) * uniform[1]
-    normal = tf.concat([radius * tf.cos(angle), radius * tf.sin(angle)], axis=0)[:count]
-    return tf.cast(normal * std, dtype)
-
-
-def _draw_noise(shapes: Sequence[Any], std: float, dtype: Any, generator: Any) -> list[Any]:
-    """Draw ``N(0, std^2)`` noise for each (static) shape, all in one draw."""
-    static = [tf.TensorShape(shape) for shape in shapes]
-    sizes = [int(shape.num_elements()) for shape in static]
-    pieces = tf.split(_gaussian(generator, sum(sizes), std, dtype), sizes)
-    return [tf.reshape(piece, shape) for piece, shape in zip(pieces, static, strict=True)]
-
-
-def _noisy_average(
-    gradients: Sequence[Any],
-    *,
-    l2_norm_clip: float,
-    noise_multiplier: float,
-    expected_batch_size: float,
-    generator: Any,
-    noise: Sequence[Any] | None = None,
-) -> list[Any]:
-    """Add ``N(0, (sigma C)^2)`` noise to each summed gradient and divide by the batch.
-
-    ``noise``, if given, is noise already drawn with standard deviation
-    ``sigma * C / expected_batch_size`` (see :func:`_draw_noise`).
-    """
-    scale = 1.0 / expected_batch_size
-    std = noise_multiplier * l2_norm_clip * scale
-    if std == 0:
-        return [grad * scale for grad in gradients]
-    if noise is None:
-        noise = _draw_noise([g.shape for g in gradients], std, gradients[0].dtype, generator)
-    return [grad * scale + tf.cast(n, grad.dtype) for grad, n in zip(gradients, noise, strict=True)]
-
-
-def _make_train_step(
-    model: Any,
-    state: PrivacyState,
-    flavor: KerasFlavor,
-    plans: list[_ghost.LayerPlan],
-    chunk_size: int | None,
-) -> Any:
-    expected_batch = state.sampling_rate * state.num_examples
-
-    def train_step(self: Any, data: Any) -> Any:
-        x, y, sample_weight = _unpack(data)
-        # The noise does not depend on the data: drawn first, it can be generated while
-        # the forward and backward passes run.
-        std = state.noise_multiplier * state.l2_norm_clip / expected_batch
-        weights = self.trainable_weights
-        noise = (
-            _draw_noise([w.shape for w in weights], std, tf.float32, state._generator)
-            if std > 0
-            else None
-        )
-        loss_fn = per_example_loss(self, flavor)
-        clipped = _ghost.clipped_gradient_sum(
-            self,
-            plans,
-            flavor,
-            loss_fn,
-            x,
-            y,
-            sample_weight,
-            l2_norm_clip=state.l2_norm_clip,
-            chunk_size=chunk_size,
-        )
-        gradients = _noisy_average(
-            clipped.gradients,
-            l2_norm_clip=state.l2_norm_clip,
-            noise_multiplier=state.noise_multiplier,
-            expected_batch_size=expected_batch,
-            generator=state._generator,
-            noise=noise,
-        )
-        regularization = 0.0
-        if self.losses:
-            # Weight penalties do not depend on the data: their gradient needs no noise.
-            with tf.GradientTape() as tape:
-                regularization = tf.add_n(self.losses)
-            extra = tape.gradient(regularization, weights)
-            gradients = [g if e is None else g + e for g, e in zip(gradients, extra, strict=True)]
-        self.optimizer.apply_gradients(zip(gradients, weights, strict=True))
-        state._step_counter.assign_add(1)
-        batch = tf.shape(clipped.losses)[0]
-        mean_loss = tf.reduce_sum(clipped.losses) / tf.cast(
-            tf.maximum(batch, 1), clipped.losses.dtype
-        )
-        mean_loss = mean_loss + tf.cast(regularization, mean_loss.dtype)
-        if flavor.is_keras3:
-            tracker = getattr(self, "_loss_tracker", None)
-            if tracker is not None:
-                tracker.update_state(mean_loss, sample_weight=batch)
-        else:
-            # Keras 2 updates its loss metric inside the compiled loss container.
-            self.compiled_loss(y, clipped.predictions, sample_weight)
-        return self.compute_metrics(x, y, clipped.predictions, sample_weight)
-
-    # Plain Python with no data-dependent control flow: autograph would only wrap errors.
-    step = tf.autograph.experimental.do_not_convert(train_step)
-    return types.MethodType(step, model)
-
-
-# ----------------------------------------------------------------------------- make_private
+def _check_seed(owner: str, name: str, value: object) -> int | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+        raise invalid_argument(owner, name, value, "an integer or None")
+    return int(value)
 
 
 def _check_int(owner: str, name: str, value: object, minimum: int) -> int:
@@ -538,68 +61,8 @@ def _check_int(owner: str, name: str, value: object, minimum: int) -> int:
     return int(value)
 
 
-def _max_steps_within(
-    target: float, sigma: float, rate: float, delta: float, accountant: Accountant, start: int
-) -> int:
-    """Return the largest number of steps whose epsilon is <= ``target`` (0 if none)."""
-
-    def fits(steps: int) -> bool:
-        eps = epsilon(
-            noise_multiplier=sigma,
-            sampling_rate=rate,
-            steps=steps,
-            delta=delta,
-            accountant=accountant,
-        )
-        return eps <= target
-
-    return _most_steps(fits, start)
-
-
-def _record_on_copy(ledger: Ledger, sigma: float, rate: float, steps: int) -> None:
-    """Record a DP-SGD run on a copy of ``ledger``: raises if it would exceed the budget."""
-    trial = Ledger.from_dict(ledger.to_dict())
-    trial.record(name="planned", noise_multiplier=sigma, sampling_rate=rate, steps=steps)
-
-
-def _ledger_steps(state: PrivacyState) -> int:
-    """Return the most further steps a shared ledger's budget allows (0 if none)."""
-
-    def fits(steps: int) -> bool:
-        try:
-            _record_on_copy(state.ledger, state.noise_multiplier, state.sampling_rate, steps)
-        except PrivacyBudgetExceeded:
-            return False
-        return True
-
-    return _most_steps(fits, state.steps_per_epoch)
-
-
-def _most_steps(fits: Callable[[int], bool], start: int) -> int:
-    """Return the largest step count for which the monotone ``fits`` holds (0 if none).
-
-    Doubles from ``start`` to bracket the answer, then bisects; only ever returns a
-    count that ``fits`` accepted.
-    """
-    if not fits(1):
-        return 0
-    low = 1
-    high = max(2, start)
-    while fits(high):
-        low, high = high, high * 2
-        if high > 10**9:
-            return low
-    while high - low > 1:
-        middle = (low + high) // 2
-        if fits(middle):
-            low = middle
-        else:
-            high = middle
-    return low
-
-
 def make_private(
-    model: Any,
+    model: KerasModel,
     *,
     l2_norm_clip: float,
     delta: float,
@@ -613,7 +76,9 @@ def make_private(
     chunk_size: int | None = None,
     ledger: Ledger | None = None,
     seed: int | None = None,
-) -> Any:
+    insecure_noise_seed: int | None = None,
+    public_statistics: Sequence[str] = (),
+) -> PrivateModel:
     """Make a Keras model train with DP-SGD; returns the same model, changed in place.
 
     Give the privacy you promise (``target_epsilon``, ``delta``) and the training plan
@@ -648,7 +113,11 @@ def make_private(
         Accountant for calibration and reporting.
     sampling : {"poisson", "shuffle"}, default "poisson"
         ``"shuffle"`` trains on fixed-size shuffled batches instead; the guarantee then
-        says that its accounting assumes Poisson sampling.
+        says that its accounting assumes Poisson sampling. In that mode ``fit`` takes
+        only the training arrays (``len(x) == num_examples``) and batches and shuffles
+        them itself at ``batch_size``, so the rate it charges is the one it uses; a
+        ``tf.data.Dataset`` (whose batch size and rows cannot be checked) and
+        ``shuffle=False`` are refused.
     chunk_size : int, optional
         Bound the memory of per-example computations by processing this many examples
         at a time.
@@ -657,14 +126,25 @@ def make_private(
         stops before the ledger's budget would be exceeded. A new one with
         ``budget=target_epsilon`` is made otherwise.
     seed : int, optional
-        Makes sampling and noise reproducible, for tests only: a known seed lets anyone
-        regenerate the noise. ``None`` uses secure, non-deterministic randomness.
+        Makes the Poisson sampling (which examples go into which batch) reproducible, for
+        debugging. It never touches the noise. ``None`` draws the sampling seed from the
+        operating system's secure source.
+    insecure_noise_seed : int, optional
+        Makes the noise reproducible too, for tests only. Anyone who knows this seed can
+        regenerate the noise and subtract it from the weights, so the guarantee does not
+        hold against them; the guarantee records it (``Guarantee.noise_seeded``) and says
+        so. ``None`` (the default) draws every step's noise from a cryptographically
+        secure generator (ChaCha20 keyed from the operating system).
+    public_statistics : sequence of str, default ()
+        Names of adapted preprocessing layers (``Normalization``) whose statistics come
+        from public or held-out data; others are refused (see :func:`validate_model`).
 
     Returns
     -------
     keras.Model
         ``model``, with a private ``train_step``, a Poisson-sampling ``fit`` and a
-        ``privacy`` attribute.
+        ``privacy`` attribute; typed as :class:`edgeml._typing.PrivateModel` so that IDEs
+        know about ``model.privacy``.
 
     Raises
     ------
@@ -773,7 +253,7 @@ def make_private(
                     f"Even one step with noise_multiplier={sigma:g} spends more than "
                     f"target_epsilon={target_epsilon:g}. Fix: raise the noise or the target."
                 )
-    validate_model(model)
+    validate_model(model, public_statistics=public_statistics)
     plans = _ghost.plan_layers(model)
     shared_ledger = ledger is not None
     if ledger is None:
@@ -803,11 +283,20 @@ def make_private(
         ledger=ledger,
         seed=seed,
         shared_ledger=shared_ledger,
+        insecure_noise_seed=_check_seed(owner, "insecure_noise_seed", insecure_noise_seed),
     )
-    model.train_step = _make_train_step(model, state, flavor, plans, chunk_size)
-    model.fit = _make_fit(model, state, flavor)
-    model.train_on_batch = _refuse_train_on_batch
-    model.privacy = state
+    state._noise_values = sum(int(np.prod(w.shape)) for w in model.trainable_weights)
+    target: Any = model  # Keras models take new attributes; the protocol does not say so
+    target.train_step = _make_train_step(model, state, flavor, plans, chunk_size)
+    target.fit = _make_fit(model, state, flavor)
+    target.train_on_batch = _refuse_train_on_batch
+    target.privacy = state
+    if state.noise_seeded:
+        logger.warning(
+            "DP-SGD noise is reproducible from insecure_noise_seed: anyone who knows the "
+            "seed can remove it, so the privacy guarantee does not hold against them. Use "
+            "this for tests only."
+        )
     logger.info(
         "DP-SGD: noise multiplier %.4g, clip %g, sampling rate %.4g, %s steps planned (%s)",
         sigma,
@@ -816,139 +305,4 @@ def make_private(
         planned,
         [f"{p.name}:{p.kind.value}" for p in plans],
     )
-    return model
-
-
-def _refuse_train_on_batch(*args: Any, **kwargs: Any) -> Any:
-    """Stand in for ``train_on_batch``, which would bypass what keeps the promise."""
-    raise ConfigError(
-        "train_on_batch on a private model would skip Poisson sampling, the stop at the "
-        "privacy budget and the ledger record, so the stated epsilon would not hold. Fix: "
-        "train with model.fit (pass steps_per_epoch= to run a few steps at a time)."
-    )
-
-
-def _steps_per_execution(model: Any) -> int:
-    """Return the steps one compiled train call runs (Keras 3: an int; Keras 2: a variable)."""
-    value = getattr(model, "steps_per_execution", None)
-    return 1 if value is None else int(np.asarray(value))
-
-
-def _make_fit(model: Any, state: PrivacyState, flavor: KerasFlavor) -> Any:
-    original_fit = model.fit
-
-    def fit(
-        x: Any = None,
-        y: Any = None,
-        batch_size: int | None = None,
-        epochs: int = 1,
-        *,
-        callbacks: Sequence[Any] | None = None,
-        sample_weight: Any = None,
-        steps_per_epoch: int | None = None,
-        **kwargs: Any,
-    ) -> Any:
-        """Train with DP-SGD (Poisson-sampled batches unless ``sampling='shuffle'``)."""
-        if state.max_steps is not None and state.steps >= state.max_steps:
-            raise PrivacyBudgetExceeded(
-                f"The privacy budget is spent: {state.steps} steps reach epsilon "
-                f"{state.spent().epsilon:.4g} of the target {state.target_epsilon:g}. "
-                "Training more would break the promise."
-            )
-        stop_at = state.max_steps
-        if state._shared_ledger and state.ledger.budget is not None:
-            # Other releases share the ledger's budget: stop where it would be exceeded,
-            # since a run the ledger refuses to record would go unaccounted.
-            affordable = _ledger_steps(state)
-            if affordable == 0:
-                raise PrivacyBudgetExceeded(
-                    f"The shared ledger's budget of {state.ledger.budget:g} does not allow "
-                    f"even one more step (it has spent {state.ledger.spent().epsilon:.4g})."
-                )
-            ledger_stop = state.steps + affordable
-            stop_at = ledger_stop if stop_at is None else min(stop_at, ledger_stop)
-        per_example_loss(model, flavor)  # refuse batch-reduced Loss objects before tracing
-        steps_per_execution = _steps_per_execution(model)
-        if stop_at is not None and steps_per_execution > 1:
-            raise ConfigError(
-                f"compile(steps_per_execution={steps_per_execution}) runs "
-                f"{steps_per_execution} DP-SGD steps between the checks that stop training "
-                "at the privacy budget, so the spent epsilon could exceed target_epsilon. "
-                "Fix: compile with steps_per_execution=1 (the default)."
-            )
-        if kwargs.get("validation_split"):
-            raise ConfigError(
-                "fit(validation_split=...) would hold out part of the examples that "
-                "make_private accounts for (num_examples). Fix: split the data yourself, "
-                "call make_private with the training part's size, and pass "
-                "validation_data=(x_val, y_val)."
-            )
-        if batch_size is not None and batch_size != state.batch_size:
-            raise invalid_argument(
-                "fit",
-                "batch_size",
-                batch_size,
-                f"None or the batch_size given to make_private ({state.batch_size})",
-                fix="leave it out",
-            )
-        if isinstance(x, tf.data.Dataset):
-            rate = getattr(x, _SAMPLING_RATE_ATTR, None)
-            if rate is None and state.sampling != "shuffle":
-                raise ConfigError(
-                    "fit got a tf.data.Dataset that is not Poisson-sampled, but the privacy "
-                    "accounting assumes Poisson sampling. Fix: pass arrays (fit samples "
-                    "them itself), or edgeml.privacy.poisson_batches(x, y, sampling_rate="
-                    f"{state.sampling_rate:.6g}), or make_private(..., sampling='shuffle') "
-                    "to knowingly train on shuffled batches."
-                )
-            if rate is not None and not math.isclose(rate, state.sampling_rate):
-                raise ConfigError(
-                    f"The dataset is Poisson-sampled at rate {rate:g}, but make_private was "
-                    f"set up for {state.sampling_rate:g} (batch_size / num_examples)."
-                )
-            if rate is not None:
-                steps_per_epoch = steps_per_epoch or state.steps_per_epoch
-                kwargs["shuffle"] = False
-        elif x is not None:
-            n = len(x)
-            if y is not None and n:
-                # Fail here, in plain Python, rather than deep inside a traced step.
-                _ghost.per_example_values(per_example_loss(model, flavor)(y[:2], model(x[:2])))
-            if n != state.num_examples:
-                raise DataError(
-                    f"fit got {n} examples but make_private was told num_examples="
-                    f"{state.num_examples}; the accounting would be wrong. Fix: pass the "
-                    "same training set."
-                )
-            if y is None:
-                raise DataError("fit needs labels y with the examples x.")
-            if state.sampling == "poisson":
-                x = poisson_batches(
-                    x,
-                    y,
-                    sampling_rate=state.sampling_rate,
-                    seed=state._next_seed(),
-                    sample_weight=sample_weight,
-                )
-                y = sample_weight = None
-                steps_per_epoch = steps_per_epoch or state.steps_per_epoch
-                kwargs["shuffle"] = False  # the batches are already random
-            else:
-                batch_size = state.batch_size
-        if flavor.is_keras3 and getattr(model, "jit_compile", False):
-            # Poisson batches vary in size; XLA would recompile the step for each size.
-            model.jit_compile = False
-            model.train_function = None
-        budget = _budget_callback(state, flavor, stop_at)
-        return original_fit(
-            x,
-            y,
-            batch_size=batch_size,
-            epochs=epochs,
-            callbacks=[*(callbacks or []), budget],
-            sample_weight=sample_weight,
-            steps_per_epoch=steps_per_epoch,
-            **kwargs,
-        )
-
-    return fit
+    return cast(PrivateModel, model)

@@ -301,3 +301,16 @@ def test_recording_a_release_never_lowers_the_ledger_total(sigmas, steps) -> Non
         total = ledger.spent().epsilon
         assert total >= previous
         previous = total
+
+
+def test_a_seeded_release_marks_the_ledger_total_and_survives_a_round_trip() -> None:
+    ledger = Ledger(delta=1e-5)
+    ledger.record(name="secure run", noise_multiplier=1.0, sampling_rate=0.01, steps=10)
+    assert ledger.spent().noise_seeded is False
+    ledger.record(
+        name="seeded run", noise_multiplier=1.0, sampling_rate=0.01, steps=10, noise_seeded=True
+    )
+    assert ledger.spent().noise_seeded is True
+    restored = Ledger.from_dict(ledger.to_dict())
+    assert [e.noise_seeded for e in restored.entries] == [False, True]
+    assert "knows the seed" in restored.spent().statement()
