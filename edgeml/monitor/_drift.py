@@ -291,14 +291,17 @@ class DriftTracker:
         # Hot path: gather a few numbers per sample. Recompute: turn the window into the
         # watched features (only wide inputs need that second step).
         self._summarize = False
+        # Batches that are DataFrames must then have the reference's columns, in order.
+        self._frame_columns: tuple[str, ...] | None = None
         self._gather: Callable[[Any], np.ndarray]
         if features is not None:
             self._gather = lambda x: _as_2d(features(np.asarray(x)))
             default_names: tuple[str, ...] = ()
         elif ref.ndim == 2 and ref.shape[1] <= MAX_COLUMNS:
             self._gather = np.asarray
+            self._frame_columns = _names_of(columns, ref.shape[1])
             default_names = (
-                _names_of(columns, ref.shape[1])
+                self._frame_columns
                 or card_feature_names(model, ref.shape[1])
                 or tuple(f"x{i}" for i in range(ref.shape[1]))
             )
@@ -358,6 +361,16 @@ class DriftTracker:
 
         Non-finite values are kept: the sketches count them apart and never bin them.
         """
+        columns = getattr(x, "columns", None)
+        if self._frame_columns is not None and columns is not None:
+            given = tuple(str(c) for c in columns)
+            if given != self._frame_columns:
+                raise DataError(
+                    f"The batch's columns {list(given)} differ from the reference's "
+                    f"{list(self._frame_columns)}; the drift of one column would be "
+                    "reported under another's name. Fix: pass "
+                    "frame[list(monitor.feature_names)]."
+                )
         gathered = self._gather(x)
         if gathered.ndim != 2 or gathered.shape[1] != self._gathered_width:
             raise DataError(

@@ -190,6 +190,8 @@ class ModelMonitor:
         By default, for inputs watched column by column: a DataFrame ``reference``'s
         column names, else the names in the drift baseline of the model's card (when it
         was fitted on named columns), else ``x0, x1, ...``; ``mean, std`` for wide inputs.
+        With a DataFrame reference, DataFrame batches must have its columns in its order
+        (a :class:`~edgeml.errors.DataError` otherwise, so no drift is misattributed).
     decision : callable, optional
         ``decision(outputs) -> (n,)`` predicted labels, used for the prediction
         distribution and the delayed-label join. Default: argmax of several outputs,

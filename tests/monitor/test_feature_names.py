@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from edgeml.errors import ConfigError
+from edgeml.errors import ConfigError, DataError
 
 pytest.importorskip("prometheus_client")
 runtime = pytest.importorskip("edgeml.runtime")
@@ -77,6 +77,13 @@ def test_a_dataframe_reference_names_the_features(classifier: Any, reference: np
     monitor.predict(pd.DataFrame(shifted, columns=list(NAMES)))
     monitor.refresh()
     _check_labels(_psi_by_feature(prometheus_client.generate_latest(registry).decode()), NAMES)
+    # A frame with the columns in another order would put one column's drift under
+    # another's name: refused, and counted as an invalid input.
+    swapped = pd.DataFrame(shifted, columns=list(NAMES)).iloc[:, ::-1]
+    with pytest.raises(DataError, match="differ from the reference's"):
+        monitor.predict(swapped)
+    assert monitor.snapshot().errors["invalid_input"] == 1
+    monitor.predict(swapped[list(monitor.feature_names)])  # the fix the message gives
 
 
 def test_the_cards_drift_baseline_names_the_features(
