@@ -228,7 +228,7 @@ def distribution_chart(
     top, bottom, left = 20.0, 18.0, 4.0
     plot_w, plot_h = width - 2 * left, height - top - bottom
     span = bounds[-1] - bounds[0]
-    if density:
+    if density and math.isfinite(span):
         xs = [left + plot_w * (b - bounds[0]) / span for b in bounds]
         widths = [b - a for a, b in itertools.pairwise(bounds)]
         shares = [[s / w for s, w in zip(row, widths, strict=True)] for row in shares]
@@ -285,6 +285,9 @@ def _sketch_bins(
         kept_edges = [bounds[0] - 0.5, bounds[0] + 0.5]
         kept = [[p] for p in pending]
     step = (kept_edges[-1] - kept_edges[0]) / (len(kept_edges) - 1)
+    if not (math.isfinite(step) and math.isfinite(abs(kept_edges[0]) + abs(kept_edges[-1]) + step)):
+        kept_edges = [float(i) for i in range(len(kept_edges))]  # extreme values: bin ranks
+        step = 1.0
     low, high = _number(bounds[0]), _number(bounds[-1])
     if any(float(counts[0]) > 0 for counts in series):
         kept_edges.insert(0, kept_edges[0] - step)

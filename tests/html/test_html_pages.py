@@ -292,6 +292,14 @@ def test_sketch_bins_keep_every_count_in_increasing_bins(edges: list[int], data:
     distribution_chart(bounds, kept[0], kept[1])  # always drawable
 
 
+def test_extreme_edges_still_draw_finite_charts() -> None:
+    huge = 1.7e308
+    grid = histogram_charts(["x"], [[-huge, 0.0, huge]], [[1, 2, 3, 1]], [[0, 1, 1, 5]])
+    assert grid.count("<path") == 2
+    assert "nan" not in grid.lower()
+    assert "inf" not in grid.lower()
+
+
 def test_histogram_charts_say_how_many_features_are_left_out() -> None:
     names = [f"f{j}" for j in range(15)]
     grid = histogram_charts(names, [[0, 1, 2]] * 15, [[0, 1, 1, 0]] * 15)
