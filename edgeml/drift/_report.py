@@ -227,7 +227,7 @@ class DriftReport:
             html_table(list(self._HEADERS), self._rows(), caption=self._summary()),
             bar_chart(
                 [f.feature for f in worst],
-                [min(_severity(f), _SEVERITY_CAP) for f in worst],
+                [s if s < _SEVERITY_CAP else _SEVERITY_CAP for s in map(_severity, worst)],
                 threshold=1.0,
                 title=f"Severity of the {len(worst)} worst features "
                 f"(1 = drift boundary, capped at {_SEVERITY_CAP:g})",

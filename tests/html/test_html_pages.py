@@ -258,6 +258,19 @@ def test_drift_report_keeps_the_binned_samples_it_plots() -> None:
     assert len(text) < 4000
 
 
+def test_drift_severity_bars_are_statistic_over_threshold_capped_at_10() -> None:
+    report = drift_report()
+    charts = re.findall(r"<svg.*?</svg>", report._repr_html_(), flags=re.DOTALL)
+    severity = next(svg for svg in charts if "Severity" in svg)
+    labels = re.findall(r">([^<>]+)</text>", severity)
+    heart = report["heart_rate"].result
+    assert f"{heart.statistic / 0.2:.4g}" in labels  # PSI over its default threshold 0.2
+    assert report["ward"].pvalue_adjusted < 0.05 / 10  # far past the boundary: capped
+    assert "10" in labels
+    rects = [attrs for tag, attrs in parse(severity).tags if tag == "rect"]
+    assert [r["fill"] for r in rects] == ["#d62728", "#d62728", "#1f77b4"]
+
+
 def test_conversion_size_bars_are_proportional_to_the_bytes() -> None:
     report = conversion_report()
     assert report.card_bytes > 0
