@@ -243,12 +243,15 @@ def run_demo(
     Raises
     ------
     ConfigError
-        For an epsilon that is not positive or an unknown quantization mode.
+        For an epsilon that is not positive, a negative seed or an unknown quantization
+        mode.
     MissingDependencyError
         Without the ``tf`` extra or scikit-learn.
     """
     if isinstance(epsilon, bool) or not isinstance(epsilon, (int, float)) or not epsilon > 0:
         raise invalid_argument("run_demo", "epsilon", epsilon, "a positive number", fix="use 3.0")
+    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+        raise invalid_argument("run_demo", "seed", seed, "an integer >= 0", fix="use seed=0")
     if quantization not in _QUANTIZATIONS:
         raise invalid_argument(
             "run_demo", "quantization", quantization, f"one of {', '.join(_QUANTIZATIONS)}"

@@ -28,6 +28,7 @@ __all__ = [
     "MissingDependencyError",
     "ModelFormatError",
     "PIIFoundError",
+    "PathError",
     "PrivacyBudgetExceeded",
     "UnsupportedModelError",
     "invalid_argument",
@@ -68,6 +69,17 @@ class PrivacyBudgetExceeded(EdgeMLError, RuntimeError):  # noqa: N818 - reads as
 
 class PIIFoundError(EdgeMLError, ValueError):
     """Personal data was found in a column that a policy keeps as-is."""
+
+
+class PathError(EdgeMLError, OSError):
+    """A path given by the caller cannot be read or written.
+
+    Missing, a folder where a file is expected, not a regular file, no permission, disk
+    full. ``errno`` and ``filename`` are set like :class:`OSError`'s.
+    """
+
+    def __str__(self) -> str:
+        return self.strerror if isinstance(self.strerror, str) else super().__str__()
 
 
 def _short_repr(value: object, limit: int = 80) -> str:

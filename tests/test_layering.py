@@ -224,6 +224,7 @@ TIERS = {
             "_optional",
             "_display",
             "_html",
+            "typing",
             "_environment",
             "_cli_support",
         ],

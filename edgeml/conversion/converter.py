@@ -26,7 +26,6 @@ from typing import Any, Literal
 import numpy as np
 
 from edgeml._optional import require
-from edgeml._typing import ConvertibleModel
 from edgeml.conversion import metadata as _metadata
 from edgeml.conversion._calibration import calibration_protection, collect_samples, replay
 from edgeml.conversion._interpret import predict
@@ -35,6 +34,7 @@ from edgeml.conversion._sources import InputSpec, Kind, input_specs, kind_of, la
 from edgeml.conversion.model import TFLiteModel
 from edgeml.conversion.report import ConversionReport, analyze
 from edgeml.errors import ConfigError, UnsupportedModelError, invalid_argument
+from edgeml.typing import ConvertibleModel
 
 __all__ = ["IO_TYPES", "QUANTIZATION_MODES", "convert"]
 

@@ -191,6 +191,12 @@ def _read_records(records: Sequence[Any], owner: str, only: Sequence[str] | None
                 f"{owner}: record {position} is a {type(record).__name__}; a list table "
                 "must hold dicts. Fix: pass a list of dicts or a dict of columns."
             )
+        for name in record:
+            if not isinstance(name, str):
+                raise DataError(
+                    f"{owner}: column names must be strings; record {position} has {name!r}. "
+                    "Fix: use string keys, e.g. {str(k): v for k, v in record.items()}."
+                )
         names.update(dict.fromkeys(record))
     columns = {
         name: _column_array(name, [record.get(name) for record in records], owner)

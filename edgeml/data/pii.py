@@ -1,10 +1,18 @@
 """Find personal data in columns and free text, and redact it.
 
-One compiled regular expression proposes candidates for every type in a single pass over
-all strings of a column (joined with newlines, so the scan runs in C, not per string);
-only candidates are then validated with the cheap checks that keep false positives down
+Text is first normalized for matching (Unicode NFKC, so full-width digits and no-break
+spaces read as ASCII; zero-width and other format characters removed; every Unicode space
+and dash read as an ASCII one), while every position reported still points into the
+original string. One compiled regular expression then proposes candidates for every type
+in a single pass over all strings of a column (joined with newlines, so the scan runs in
+C, not per string); a run of digit groups that fails as a whole is split at its
+separators and each part tried again, so several cards in one note are all found. Only
+candidates are then validated with the cheap checks that keep false positives down
 (Luhn for cards, ISO 7064 mod-97 for IBANs, the SSA rules for US SSNs, :mod:`ipaddress`
 for IP addresses, a real calendar date for dates of birth, coordinate ranges for GPS).
+
+Person names, street addresses and other free-text identifiers are *not* detected: there
+is no named-entity model here. Drop or pseudonymize such columns by policy.
 
 Findings report where personal data was seen (row positions), never the values.
 
@@ -26,6 +34,8 @@ import datetime as _dt
 import ipaddress
 import itertools
 import re
+import unicodedata
+from bisect import bisect_right
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
@@ -89,20 +99,25 @@ _OCTET = r"(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)"
 # - _CANDIDATES starts with a lookahead that admits only positions holding a digit, '+',
 #   '(' or '@', so every other position is rejected after one test. Emails are matched
 #   from their '@' and extended to the left in Python (see ``_email_start``).
-# - _IBAN starts with a character class, which lets the engine skip to capital letters.
+# - _IBAN starts with a character class (letters of either case: IBANs are pasted in
+#   lower case too); only two-letter codes of the IBAN registry pass validation.
 # - IPv6 addresses are grown in Python around each ':' (rare in ordinary text).
 # Only candidates are then validated; overlapping spans keep the leftmost, longest one.
 _CANDIDATES = re.compile(
-    r"(?=[\d+(@])(?:"
-    r"(?P<email>@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}(?![\w-]))"
-    r"|(?P<ipv4>(?<![\d.])" + _OCTET + r"(?:\." + _OCTET + r"){3}(?![\d.]|\.\d))"
+    r"(?=[\d+(@-])(?:"
+    r"(?P<email>@(?:[^\W_](?:[\w-]{0,61}[^\W_])?\.)+(?:xn--[A-Za-z0-9-]{2,59}|[^\W\d_]{2,63})"
+    r"(?![\w-]))"
+    r"|(?P<ipv4>(?<![\w.])" + _OCTET + r"(?:\." + _OCTET + r"){3}(?!\w|\.\d))"
     r"|(?P<gps>(?<![\d.])[-+]?\d{1,3}\.\d{3,}[ \t]*,[ \t]*[-+]?\d{1,3}\.\d{3,}(?![\d.]))"
     r"|(?P<date>(?<![\d./-])(?:\d{4}-\d{2}-\d{2}|\d{1,2}[./]\d{1,2}[./]\d{4})(?![\d./-]))"
-    r"|(?P<ssn>(?<![\d-])\d{3}-\d{2}-\d{4}(?![\d-]))"
-    r"|(?P<number>(?<![\w+])\+?\(?\d[\d \t\-.()/]{5,24}\d(?!\w))"
+    # 078-05-1123, 078.05.1123, 078 05 1123: one separator used twice
+    r"|(?P<ssn>(?<![\d.-])(?<!\d[ ])\d{3}(?P<sep>[-. ])\d{2}(?P=sep)\d{4}(?![\d-]|[. ]\d))"
+    r"|(?P<number>(?<![\w+])\+?\(?\d[\d \t\-.()/]{5,70}\d(?!\w))"
     r")"
 )
-_IBAN = re.compile(r"[A-Z][A-Z]\d\d(?:[ ]?[A-Z0-9]{4}){2,7}(?:[ ]?[A-Z0-9]{1,3})?\b")
+_IBAN = re.compile(
+    r"[A-Za-z]{2}\d\d(?:[ -]?[A-Za-z0-9]{4}){2,7}(?:[ -]?[A-Za-z0-9]{1,3})?(?![\w-])"
+)
 _NOT_DIGITS = str.maketrans("", "", " \t-.()/+")
 _IPV6_CHARS = frozenset("0123456789abcdefABCDEF:.")
 _EMAIL_LOCAL = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._%+-")
@@ -111,11 +126,17 @@ _PHONE_NATIONAL = (
     # North America: (415) 555-0132, 415-555-0132, 415.555.0132, 1-415-555-0132
     re.compile(r"(?:1[ .-]?)?(?:\(\d{3}\)[ ]?|\d{3}[ .-])\d{3}[ .-]\d{4}"),
     # Trunk-prefix national numbers: 020 7946 0958, 07700 900123, 030/1234567, 06-12345678
+    # (also 0049 30 1234567 with the international 00 prefix)
     re.compile(r"0\d{1,4}(?:[ /-]|\)[ ]?)?\d{2,4}(?:[ -]?\d{2,5}){0,2}"),
     # France and others written in pairs: 01 23 45 67 89, 06.12.34.56.78
     re.compile(r"0[1-9](?:[ .-]?\d{2}){4}"),
 )
-_CARD_SHAPE = re.compile(r"\d{4}(?:[ -]?\d{2,6}){2,4}")
+_CARD_SHAPE = re.compile(r"\d{4}(?:[ .-]?\d{2,6}){2,4}")
+# One digit group of a number candidate (with its own parentheses or leading '+').
+_DIGIT_GROUP = re.compile(r"\+?\(?\d+\)?")
+_MAX_CARD_DIGITS = 19
+_MIN_NUMBER_DIGITS = 7  # fewer digits are no phone number and no card
+_GROUP_START = re.compile(r"(?<!\d)[\d(+]")
 _BIRTH_CONTEXT = re.compile(r"(?:born|birth|dob|d\.o\.b|geb|née|nee)\W{0,3}(?:on|:)?\W{0,3}$", re.I)
 _NAME_TOKEN = re.compile(r"[A-Z]?[a-z]+|[A-Z]+(?![a-z])|\d+")
 
@@ -254,41 +275,49 @@ def _luhn_ok(digits: str) -> bool:
     return total % 10 == 0
 
 
-# Lengths of IBANs per country (ISO 13616 registry), for the commonest countries; others
-# only need 15-34 characters and the checksum.
-_IBAN_LENGTHS = {
-    "AT": 20,
-    "BE": 16,
-    "CH": 21,
-    "CZ": 24,
-    "DE": 22,
-    "DK": 18,
-    "ES": 24,
-    "FI": 18,
-    "FR": 27,
-    "GB": 22,
-    "GR": 27,
-    "IE": 22,
-    "IT": 27,
-    "LU": 20,
-    "NL": 18,
-    "NO": 15,
-    "PL": 28,
-    "PT": 25,
-    "SE": 24,
-}
+# Length of the IBAN of every country in the ISO 13616 registry (SWIFT's IBAN registry).
+# A string with another two-letter prefix is not an IBAN, and one of another length is
+# refused before its checksum is tried (a 1-in-97 chance of passing would otherwise let
+# lower-case words followed by digits, or an IBAN with a word glued on, through).
+_IBAN_REGISTRY = (
+    "AD24 AE23 AL28 AT20 AZ28 BA20 BE16 BG22 BH22 BI27 BR29 BY28 CH21 CR22 CY28 CZ24 DE22 "
+    "DJ27 DK18 DO28 EE20 EG29 ES24 FI18 FK18 FO18 FR27 GB22 GE22 GI23 GL18 GR27 GT28 HN28 "
+    "HR21 HU28 IE22 IL23 IQ23 IS26 IT27 JO30 KW30 KZ20 LB28 LC32 LI21 LT20 LU20 LV21 LY25 "
+    "MC27 MD24 ME22 MK19 MN20 MR27 MT31 MU30 NI28 NL18 NO15 OM23 PK24 PL28 PS29 PT25 QA29 "
+    "RO24 RS22 RU33 SA24 SC31 SD18 SE24 SI19 SK24 SM27 SO23 ST25 SV28 TL23 TN24 TR26 UA29 "
+    "VA22 VG24 XK20 YE30"
+)
+_IBAN_LENGTHS = {entry[:2]: int(entry[2:]) for entry in _IBAN_REGISTRY.split()}
+
+
+def _iban_country(text: str) -> str | None:
+    country = text[:2].upper()
+    return country if country in _IBAN_LENGTHS else None
 
 
 def _iban_ok(text: str) -> bool:
-    compact = text.replace(" ", "")
-    expected = _IBAN_LENGTHS.get(compact[:2])
-    if expected is not None and len(compact) != expected:
-        return False
-    if not 15 <= len(compact) <= 34:
+    compact = text.replace(" ", "").replace("-", "").upper()
+    if len(compact) != _IBAN_LENGTHS.get(compact[:2]):
         return False
     rearranged = compact[4:] + compact[:4]
     number = "".join(str(int(c, 36)) for c in rearranged)
     return int(number) % 97 == 1
+
+
+def _iban_length(text: str) -> int | None:
+    """Return the length of the longest prefix of ``text`` (ending at a group) that is an IBAN.
+
+    The pattern may take a short word after the IBAN as its last group (``"... 8901 X"``);
+    dropping trailing groups one at a time finds the IBAN itself.
+    """
+    while len(text) >= 15:
+        if _iban_ok(text):
+            return len(text)
+        cut = max(text.rfind(" "), text.rfind("-"))
+        if cut <= 4:
+            return None
+        text = text[:cut]
+    return None
 
 
 def _ssn_ok(text: str) -> bool:
@@ -325,16 +354,73 @@ def _date_ok(text: str) -> bool:
     return 1900 <= born.year <= _dt.date.today().year
 
 
-def _classify_number(text: str) -> str | None:
+def _card_ok(digits: str) -> bool:
+    """Luhn plus the issuer rules of ISO/IEC 7812 that rule out most other numbers."""
+    if not 13 <= len(digits) <= _MAX_CARD_DIGITS or digits[0] not in "123456":
+        return False
+    if len(digits) == 13 and digits[0] != "4":  # only Visa issued 13-digit numbers
+        return False
+    return _luhn_ok(digits)
+
+
+_INTERNATIONAL_PREFIX = re.compile(r"00[1-9]")
+
+
+def _classify_number(text: str, *, part: bool = False) -> str | None:
     digits = text.translate(_NOT_DIGITS)  # a number candidate holds digits and these only
-    card_shaped = 13 <= len(digits) <= 19 and (text.isdigit() or _CARD_SHAPE.fullmatch(text))
-    if card_shaped and _luhn_ok(digits):
+    card_shaped = text.isdigit() or _CARD_SHAPE.fullmatch(text)
+    if card_shaped and _card_ok(digits):
         return "credit_card"
     if text.startswith("+"):
         return "phone_e164" if 8 <= len(digits) <= 15 and _PHONE_E164.fullmatch(text) else None
-    if 7 <= len(digits) <= 12 and any(p.fullmatch(text) for p in _PHONE_NATIONAL):
+    longest = 17 if _INTERNATIONAL_PREFIX.match(digits) else 12  # 00 + country + number
+    if 7 <= len(digits) <= longest and any(p.fullmatch(text) for p in _PHONE_NATIONAL):
+        if part and len(digits.strip("0")) < 5:
+            return None  # a part of a longer run that is mostly zeros: padding, not a phone
         return "phone_national"
     return None
+
+
+def _number_spans(text: str, offset: int) -> list[tuple[int, int, str]]:
+    """Validate a run of digit groups, splitting it at its separators when it fails whole.
+
+    The leftmost, longest run of consecutive groups that validates is kept, then the scan
+    goes on after it: ``"4012 8888 8888 1881 4012 8888 8888 1881"`` is two cards, not one
+    32-digit number that fails its checksum.
+    """
+    detail = _classify_number(text)
+    if detail is not None:
+        return [(offset, offset + len(text), detail)]
+    groups = [
+        (m.start(), m.end(), len(m.group().strip("+()"))) for m in _DIGIT_GROUP.finditer(text)
+    ]
+    if len(groups) < 2 or sum(group[2] for group in groups) < _MIN_NUMBER_DIGITS:
+        return []
+    spans: list[tuple[int, int, str]] = []
+    first = 0
+    while first < len(groups):
+        found = None
+        digits = 0
+        last = first
+        while last < len(groups) and digits + groups[last][2] <= _MAX_CARD_DIGITS:
+            digits += groups[last][2]
+            last += 1
+        for end in range(last - 1, first - 1, -1):
+            if digits < _MIN_NUMBER_DIGITS:
+                break  # shorter windows hold even fewer digits
+            start_char, end_char = groups[first][0], groups[end][1]
+            whole = start_char == 0 and end_char == len(text)  # tried above
+            detail = None if whole else _classify_number(text[start_char:end_char], part=True)
+            if detail is not None:
+                found = (offset + start_char, offset + end_char, detail, end)
+                break
+            digits -= groups[end][2]
+        if found is None:
+            first += 1
+        else:
+            spans.append(found[:3])
+            first = found[3] + 1
+    return spans
 
 
 def _email_start(text: str, at: int) -> int:
@@ -359,24 +445,40 @@ def _validate(kind: str, text: str, joined: str, start: int, birth_column: bool)
         line_start = joined.rfind("\n", 0, start) + 1
         context = joined[max(line_start, start - 24) : start]
         return "date_of_birth" if birth_column or _BIRTH_CONTEXT.search(context) else None
-    return _classify_number(text)
+    raise AssertionError(kind)  # pragma: no cover - every group is handled above
 
 
 def _public_type(detail: str) -> str:
     return "phone" if detail.startswith("phone") else detail
 
 
+_BYTES_TYPES = (bytes, bytearray, memoryview)
+
+
+def _as_text(value: Any) -> str:
+    if isinstance(value, str):
+        return value
+    if isinstance(value, _BYTES_TYPES):  # personal data hides in bytes too
+        return bytes(value).decode("utf-8", "replace")
+    return ""
+
+
 def _as_text_list(values: np.ndarray) -> list[str] | None:
-    """Return the strings to scan, or ``None`` when the column holds no text."""
-    if values.dtype.kind == "U":
-        return [str(v) for v in values.tolist()]
+    """Return the strings to scan, or ``None`` when the column holds no text.
+
+    Bytes (``bytes`` items, or a numpy ``S`` array) are read as UTF-8.
+    """
+    if values.dtype.kind in "US":
+        return [_as_text(v) for v in values.tolist()]
     if values.dtype.kind != "O":
         return None
-    items = values.tolist()
+    items: list[Any] = values.tolist()
     kinds = set(map(type, items))
-    if str not in kinds:
+    if kinds == {str}:
+        return items
+    if str not in kinds and not any(issubclass(kind, _BYTES_TYPES) for kind in kinds):
         return None
-    return items if kinds == {str} else [v if isinstance(v, str) else "" for v in items]
+    return [_as_text(v) for v in items]
 
 
 def _ipv6_spans(text: str) -> list[tuple[int, int, str]]:
@@ -400,29 +502,195 @@ def _ipv6_spans(text: str) -> list[tuple[int, int, str]]:
     return spans
 
 
+_DASHES = frozenset(
+    "\u2010\u2011\u2012\u2013\u2014\u2015\u2212\ufe58\ufe63\uff0d"
+)  # hyphens, figure/en/em dashes, minus signs
+
+
+def _normal_piece(cluster: str) -> str:
+    """Return what one character (with its combining marks) reads as for matching."""
+    first = cluster[0]
+    category = unicodedata.category(first)
+    if category == "Cf":  # zero-width space/joiners, BOM, soft hyphen, bidi controls
+        return unicodedata.normalize("NFKC", cluster[1:])
+    if category in ("Zs", "Zl", "Zp"):
+        return " "
+    if first in _DASHES:
+        return "-"
+    if category == "Nd":  # digits of any script read as ASCII digits
+        return str(unicodedata.decimal(first)) + unicodedata.normalize("NFKC", cluster[1:])
+    return unicodedata.normalize("NFKC", cluster)
+
+
+class _OffsetMap:
+    """Maps positions in normalized text back to the original string.
+
+    The normalized text is a sequence of pieces; each piece is either a run copied
+    unchanged (positions map one to one) or what one original cluster became (every
+    position maps to that cluster).
+    """
+
+    def __init__(self) -> None:
+        self.norm_starts: list[int] = []
+        self.orig_starts: list[int] = []
+        self.orig_ends: list[int] = []
+        self.identity: list[bool] = []
+
+    def add(self, norm_start: int, orig_start: int, orig_end: int, identity: bool) -> None:
+        self.norm_starts.append(norm_start)
+        self.orig_starts.append(orig_start)
+        self.orig_ends.append(orig_end)
+        self.identity.append(identity)
+
+    def start(self, position: int) -> int:
+        k = bisect_right(self.norm_starts, position) - 1
+        if self.identity[k]:
+            return self.orig_starts[k] + position - self.norm_starts[k]
+        return self.orig_starts[k]
+
+    def end(self, position: int) -> int:
+        """Map an exclusive end position."""
+        k = bisect_right(self.norm_starts, position - 1) - 1
+        if self.identity[k]:
+            return self.orig_starts[k] + position - self.norm_starts[k]
+        return self.orig_ends[k]
+
+
+# A run of non-ASCII characters, with the ASCII character before it (the base a combining
+# mark at the start of the run belongs to: "u" + U+0308 composes to "ü").
+_NON_ASCII = re.compile(r"[\x00-\x7f]?[^\x00-\x7f]+")
+# Format characters (category Cf, Unicode 14/15), which are removed; a test checks the
+# list against the running Python's unicodedata.
+_FORMAT_CHARS = (
+    "\u00ad\u0600-\u0605\u061c\u06dd\u070f\u0890\u0891\u08e2\u180e\u200b-\u200f"
+    "\u202a-\u202e\u2060-\u2064\u2066-\u206f\ufeff\ufff9-\ufffb\U000110bd\U000110cd"
+    "\U00013430-\U0001343f\U0001bca0-\U0001bca3\U0001d173-\U0001d17a\U000e0001"
+    "\U000e0020-\U000e007f"
+)
+# Characters NFKC leaves alone but matching must not: format characters, dashes, and
+# non-ASCII digits and spaces.
+_SPECIAL = re.compile("[" + _FORMAT_CHARS + "".join(sorted(_DASHES)) + r"]|(?![\x00-\x7f])[\d\s]")
+
+
+def _needs_work(segment: str) -> bool:
+    """Return False when normalizing ``segment`` would leave it unchanged (the common case)."""
+    return not unicodedata.is_normalized("NFKC", segment) or _SPECIAL.search(segment) is not None
+
+
+def _normalize_text(text: str) -> tuple[str, _OffsetMap | None]:
+    """Return ``text`` as the patterns read it, and how to map positions back.
+
+    NFKC (full-width forms, ligatures, no-break spaces), format characters removed
+    (zero-width space, joiners, soft hyphen, BOM), every Unicode space read as ``" "``,
+    every dash as ``"-"`` and every decimal digit as its ASCII digit. ASCII text is
+    returned as is, with no map.
+
+    Examples
+    --------
+    >>> _normalize_text("（２１２） ５５５－０１４２")[0]
+    '(212) 555-0142'
+    >>> _normalize_text("bob@exam\u200bple.com")[0]
+    'bob@example.com'
+    """
+    if text.isascii() or not _needs_work(text):
+        return text, None
+    pieces: list[str] = []
+    mapping = _OffsetMap()
+    length = 0
+    copied = 0  # original position up to which text was handled
+
+    def copy(upto: int) -> None:
+        nonlocal length, copied
+        if upto > copied:
+            mapping.add(length, copied, upto, True)
+            pieces.append(text[copied:upto])
+            length += upto - copied
+            copied = upto
+
+    for run in _NON_ASCII.finditer(text):
+        i, end = run.span()
+        if not _needs_work(text[i:end]):
+            continue  # unchanged: copied with the text around it
+        while i < end:
+            j = i + 1
+            while j < len(text) and unicodedata.combining(text[j]):
+                j += 1
+            cluster = text[i:j]
+            piece = _normal_piece(cluster)
+            if piece != cluster:
+                copy(i)  # everything before it is unchanged
+                if piece:
+                    mapping.add(length, i, j, False)
+                    pieces.append(piece)
+                    length += len(piece)
+                copied = j
+            i = j
+    copy(len(text))
+    if not mapping.norm_starts:
+        mapping.add(0, len(text), len(text), True)
+    return "".join(pieces), mapping
+
+
 def _find_spans(text: str, birth_column: bool = False) -> list[tuple[int, int, str]]:
     """Return validated ``(start, end, detailed type)`` spans in ``text``, non-overlapping.
 
-    ``text`` may hold many rows joined by newlines; no pattern crosses a newline.
+    ``text`` may hold many rows joined by newlines; no pattern crosses a newline. Matching
+    runs on the normalized text; positions are returned in ``text``.
     """
+    normal, mapping = _normalize_text(text)
+    spans = _find_normal_spans(normal, birth_column)
+    if mapping is None:
+        return spans
+    return [(mapping.start(start), mapping.end(end), kind) for start, end, kind in spans]
+
+
+def _next_group(text: str, start: int, end: int) -> int:
+    """Where the scan resumes after a candidate that failed: its next group of digits.
+
+    No pattern can start inside a group of digits (their look-behinds refuse it), so
+    the next possible start is the first digit, '(' or '+' after a separator.
+    """
+    group = _GROUP_START.search(text, start + 1, end)
+    return group.start() if group is not None else end
+
+
+def _find_normal_spans(text: str, birth_column: bool) -> list[tuple[int, int, str]]:
     spans: list[tuple[int, int, str]] = []
-    for match in _CANDIDATES.finditer(text):
+    position = 0
+    numbers_tried = 0  # every digit run inside text[:numbers_tried] was already split
+    while (match := _CANDIDATES.search(text, position)) is not None:
         kind = match.lastgroup
-        start = match.start()
+        start = position = match.start()
         if kind == "email":
             start = _email_start(text, start)
-            detail: str | None = "email" if start < match.start() else None
+            if start < match.start():
+                spans.append((start, match.end(), "email"))
+            position = match.end()
+        elif kind == "number":
+            # A run of digits and separators may hold an IP address, a date or an SSN
+            # after a part that is no number at all: resume inside it, not after it.
+            if match.end() <= numbers_tried:
+                found = []  # a tail of a run whose every window was tried already
+            else:
+                found = _number_spans(match.group(), start)
+                numbers_tried = match.end()
+            spans += found
+            position = found[-1][1] if found else _next_group(text, start, match.end())
         else:
             assert kind is not None
             detail = _validate(kind, match.group(), text, start, birth_column)
-        if detail is not None:
-            spans.append((start, match.end(), detail))
+            if detail is not None:
+                spans.append((start, match.end(), detail))
+                position = match.end()
+            else:
+                position = _next_group(text, start, match.end())
     for match in _IBAN.finditer(text):
         start = match.start()
-        if start == 0 or not text[start - 1].isalnum():
+        if (start == 0 or not text[start - 1].isalnum()) and _iban_country(match.group()):
             # An IBAN-shaped string failing its checksum still hides the digits inside it
             # from the other types (they are not a card number that happens to pass Luhn).
-            spans.append((start, match.end(), "iban" if _iban_ok(match.group()) else ""))
+            length = _iban_length(match.group())
+            spans.append((start, start + (length or len(match.group())), "iban" if length else ""))
     if ":" in text:
         spans += _ipv6_spans(text)
     spans.sort(key=lambda span: (span[0], -span[1]))
@@ -431,6 +699,37 @@ def _find_spans(text: str, birth_column: bool = False) -> list[tuple[int, int, s
         if not kept or span[0] >= kept[-1][1]:
             kept.append(span)
     return [span for span in kept if span[2]]
+
+
+def _column_argument(owner: str, values: Any, column: Any) -> np.ndarray:
+    """Check the arguments shared by :func:`scan_values` and :func:`redact_values`."""
+    if not isinstance(column, str):
+        raise invalid_argument(owner, "column", column, "a column name (str)")
+    if not isinstance(values, np.ndarray) and hasattr(values, "__array__"):
+        values = np.asarray(values, dtype=object)  # a pandas Series, an array-like
+    if isinstance(values, np.ndarray):
+        if values.ndim != 1:
+            raise invalid_argument(
+                owner, "values", f"an array of shape {values.shape}", "a 1-D column of values"
+            )
+        return values
+    if isinstance(values, (str, bytes)) or not isinstance(values, Sequence):
+        raise invalid_argument(
+            owner, "values", values, "a sequence of values (one per row)", fix="wrap it: [value]"
+        )
+    array = np.empty(len(values), dtype=object)
+    array[:] = list(values)  # never a 2-D array, whatever the items are
+    return array
+
+
+def _types_argument(owner: str, types: Any) -> frozenset[str]:
+    known = sorted(t for t in PII_TYPES if t != "column_name")
+    if isinstance(types, str) or not isinstance(types, Iterable):
+        raise invalid_argument(owner, "types", types, f"a list of PII types from {known}")
+    wanted = list(types)
+    if not wanted or not all(isinstance(t, str) and t in known for t in wanted):
+        raise invalid_argument(owner, "types", wanted, f"a non-empty list of types from {known}")
+    return frozenset(wanted)
 
 
 def scan_values(
@@ -457,7 +756,7 @@ def scan_values(
     >>> scan_values(["x 123-45-6789", "none"])
     [(0, 2, 13, 'us_ssn')]
     """
-    array = np.asarray(values, dtype=object) if not isinstance(values, np.ndarray) else values
+    array = _column_argument("scan_values", values, column)
     texts = _as_text_list(array)
     if not texts:
         return []
@@ -488,7 +787,8 @@ def redact_values(
     Parameters
     ----------
     values : sequence or numpy.ndarray
-        The strings; other items (``None``, numbers) are returned unchanged.
+        The strings; bytes are read as UTF-8 and, when they hold PII, come back as the
+        redacted ``str``; other items (``None``, numbers) are returned unchanged.
     types : iterable of str, optional
         Only redact these types (keys of :data:`PII_TYPES`); all of them by default.
     column : str, default "values"
@@ -504,16 +804,16 @@ def redact_values(
     >>> redact_values(["ip 10.0.0.1, born 1990-02-03", None]).tolist()
     ['ip <IP>, born <DOB>', None]
     """
-    array = np.asarray(values, dtype=object) if not isinstance(values, np.ndarray) else values
+    array = _column_argument("redact_values", values, column)
     out = np.array(array, dtype=object, copy=True)
-    wanted = None if types is None else frozenset(types)
+    wanted = None if types is None else _types_argument("redact_values", types)
     by_row: dict[int, list[tuple[int, int, str]]] = {}
     for row, start, end, detail in scan_values(array, column=column):
         public = _public_type(detail)
         if wanted is None or public in wanted:
             by_row.setdefault(row, []).append((start, end, PII_TYPES[public]))
     for row, spans in by_row.items():
-        text = str(out[row])
+        text = _as_text(out[row])  # bytes come back as redacted str
         for start, end, placeholder in sorted(spans, reverse=True):
             text = text[:start] + placeholder + text[end:]
         out[row] = text
@@ -623,7 +923,7 @@ def scan_column(name: str, values: np.ndarray, *, sample: int | None = None) -> 
     name_finding = _column_name_finding(name, len(scanned))
     if name_finding is not None:
         findings.append(name_finding)
-    if scanned.dtype.kind in "OU":
+    if scanned.dtype.kind in "OUS":
         matches = scan_values(scanned, column=name)
         findings += _group_findings(name, matches, len(scanned))
     else:
@@ -677,7 +977,13 @@ def detect_pii(
         parsed = read_table(table, owner="detect_pii")
         data, n_rows = dict(parsed.columns), parsed.n_rows
     if columns is not None:
+        if isinstance(columns, str) or not isinstance(columns, Iterable):
+            raise invalid_argument(
+                "detect_pii", "columns", columns, "a list of column names", fix=f"use [{columns!r}]"
+            )
         wanted = list(columns)
+        if not all(isinstance(c, str) for c in wanted):
+            raise invalid_argument("detect_pii", "columns", wanted, "a list of column names")
         unknown = [c for c in wanted if c not in data]
         if unknown:
             raise invalid_argument(

@@ -27,12 +27,17 @@ import types
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
+from edgeml._json import loads_bounded
 from edgeml.data.transforms import Transform, transform_from_dict
-from edgeml.errors import ConfigError, invalid_argument
+from edgeml.errors import ConfigError, DataError, EdgeMLError, invalid_argument
 
 __all__ = ["Policy"]
 
 _SCHEMA = "edgeml.data.Policy/1"
+#: Deepest nesting of lists and dicts accepted in a policy document (a chain of chains
+#: of transforms is far shallower); deeper input is refused before it is decoded.
+MAX_POLICY_DEPTH = 32
+_JSON_SCALARS = (str, int, float, bool, type(None))
 _SEPARATORS = re.compile(r"[,;|\s]+")
 
 
@@ -238,11 +243,14 @@ class Policy:
         -------
         Policy
             The policy.
+
+        Raises
+        ------
+        ConfigError
+            For anything that is not a valid policy document: wrong types, unknown
+            fields, invalid transforms, nesting deeper than ``MAX_POLICY_DEPTH``.
         """
-        if not isinstance(data, Mapping):
-            raise ConfigError(
-                f"Cannot read a Policy from a {type(data).__name__}; expected a dict."
-            )
+        _check_document(data)
         schema = data.get("schema", _SCHEMA)
         if schema != _SCHEMA:
             raise ConfigError(f"Cannot read a Policy with schema {schema!r}; expected {_SCHEMA!r}.")
@@ -255,10 +263,7 @@ class Policy:
         keep_data = data.get("keep", {})
         if not isinstance(keep_data, Mapping):
             raise ConfigError("Policy 'keep' must be a dict of column -> transform dict or null.")
-        keep = {
-            column: None if spec is None else transform_from_dict(spec)
-            for column, spec in keep_data.items()
-        }
+        keep = {column: _read_transform(column, spec) for column, spec in keep_data.items()}
         rest = {k: v for k, v in data.items() if k in fields and k != "keep"}
         return cls(keep=keep, **rest)
 
@@ -279,11 +284,26 @@ class Policy:
         -------
         Policy
             The policy.
+
+        Raises
+        ------
+        ConfigError
+            For text that is not JSON (or not str/bytes), is nested deeper than
+            ``MAX_POLICY_DEPTH``, or does not describe a valid policy.
+
+        Examples
+        --------
+        >>> Policy.from_json('{"keep": {"age": null}}').released_columns
+        ('age',)
+        >>> Policy.from_json('{"keep": {"age": ["not", "a", "transform"]}}')
+        Traceback (most recent call last):
+        ...
+        edgeml.errors.ConfigError: Policy 'keep' entry for column 'age': Cannot read a transform ...
         """
         try:
-            data = json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise ConfigError(f"Cannot read a Policy: invalid JSON ({exc}).") from None
+            data = loads_bounded(text, max_depth=MAX_POLICY_DEPTH, what="The policy text")
+        except DataError as exc:
+            raise ConfigError(f"Cannot read a Policy: {exc}") from None
         return cls.from_dict(data)
 
     @property
@@ -313,3 +333,54 @@ class Policy:
             if getattr(self, name) is not None:
                 parts.append(f"{name}={getattr(self, name)!r}")
         return f"Policy({', '.join(parts)})"
+
+
+def _check_document(data: Any) -> None:
+    """Refuse anything but a dict of JSON values nested at most ``MAX_POLICY_DEPTH`` deep.
+
+    One iterative walk (no recursion, so no :class:`RecursionError` on hostile input)
+    that every policy document passes before any field is read.
+    """
+    if not isinstance(data, Mapping):
+        raise ConfigError(
+            f"Cannot read a Policy from a {type(data).__name__}; expected a dict. "
+            "Fix: pass the output of Policy.to_dict() or Policy.to_json()."
+        )
+    stack: list[tuple[Any, int]] = [(data, 1)]
+    while stack:
+        value, depth = stack.pop()
+        if depth > MAX_POLICY_DEPTH:
+            raise ConfigError(
+                f"Cannot read a Policy nested more than {MAX_POLICY_DEPTH} levels deep. "
+                "Fix: pass the output of Policy.to_dict()."
+            )
+        if isinstance(value, Mapping):
+            bad = [key for key in value if not isinstance(key, str)]
+            if bad:
+                raise ConfigError(
+                    f"Cannot read a Policy with a non-string key {bad[0]!r}; policy "
+                    "documents are JSON objects. Fix: use string keys."
+                )
+            stack.extend((item, depth + 1) for item in value.values())
+        elif isinstance(value, (list, tuple)):
+            stack.extend((item, depth + 1) for item in value)
+        elif not isinstance(value, _JSON_SCALARS):
+            raise ConfigError(
+                f"Cannot read a Policy holding a {type(value).__name__}; policy documents "
+                "hold JSON values only (dicts, lists, strings, numbers, booleans, null)."
+            )
+
+
+def _read_transform(column: Any, spec: Any) -> Transform | None:
+    """Rebuild one ``keep`` entry; any failure becomes a ConfigError naming the column."""
+    if spec is None:
+        return None
+    try:
+        return transform_from_dict(spec)
+    except EdgeMLError as exc:
+        raise ConfigError(f"Policy 'keep' entry for column {column!r}: {exc}") from None
+    except (TypeError, ValueError, KeyError, AttributeError, OverflowError) as exc:
+        raise ConfigError(
+            f"Policy 'keep' entry for column {column!r} is not a valid transform "
+            f"({type(exc).__name__}: {exc}). Fix: use the output of transform.to_dict()."
+        ) from None

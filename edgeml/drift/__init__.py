@@ -13,7 +13,8 @@ Pure numpy/scipy: runs on a device, in a notebook or on a server, without Tensor
   :func:`wasserstein` approximately with bounds (:func:`ks_from_histograms`,
   :func:`wasserstein_from_histograms`).
 - Streaming detectors :class:`ADWIN`, :class:`PageHinkley`, :class:`DDM` and
-  :class:`HDDM_A` (river semantics, vectorized ``update_many``) and
+  :class:`HDDM_A` (river 0.26 semantics: the same alarms and warnings, proved by
+  ``tests/conformance/test_river_detectors.py``; vectorized ``update_many``) and
   :func:`evaluate_detector`.
 
 Examples

@@ -1,5 +1,7 @@
 """ADWIN (Bifet & Gavalda, 2007) with river 0.26's semantics, checked block-wise.
 
+Same alarms as ``river.drift.ADWIN`` (``tests/conformance/test_river_detectors.py``).
+
 An exponential histogram of buckets; every ``clock`` values each cut between buckets is
 tested with the Hoeffding/Bernstein bound ``eps = sqrt(2 m v d') + 2/3 d' m`` where
 ``m = 1/(n0 - L + 1) + 1/(n1 - L + 1)``, ``d' = ln(2 ln(W) / delta)``, ``v`` the window

@@ -22,6 +22,7 @@ from __future__ import annotations
 import numpy as np
 from numpy.typing import NDArray
 
+from edgeml.drift._inputs import input_boundary
 from edgeml.drift._sketch import Histogram, check_not_empty
 
 __all__ = ["ks_from_histograms", "wasserstein_from_histograms"]
@@ -35,6 +36,7 @@ def _shares(sketch: Histogram, owner: str, role: str) -> FloatArray:
     return shares
 
 
+@input_boundary("ks_from_histograms")
 def ks_from_histograms(reference: Histogram, current: Histogram) -> tuple[FloatArray, FloatArray]:
     """Lower bound of the KS distance per feature and the bound on its error.
 
@@ -76,6 +78,7 @@ def _integral_abs_linear(left: FloatArray, right: FloatArray, width: FloatArray)
     return result
 
 
+@input_boundary("wasserstein_from_histograms")
 def wasserstein_from_histograms(
     reference: Histogram, current: Histogram
 ) -> tuple[FloatArray, FloatArray]:

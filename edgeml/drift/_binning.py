@@ -17,7 +17,16 @@ import numpy as np
 from numpy.typing import NDArray
 
 from edgeml.drift import _kernels
-from edgeml.drift._inputs import as_columns, check_nan_policy, check_same_columns, sorted_blocks
+from edgeml.drift._inputs import (
+    MAX_BINS,
+    MAX_CELLS,
+    as_columns,
+    check_bins,
+    check_nan_policy,
+    check_same_columns,
+    check_size,
+    sorted_blocks,
+)
 from edgeml.drift._result import DriftResult
 from edgeml.drift._sketch import Histogram, check_not_empty
 from edgeml.errors import DataError, invalid_argument
@@ -26,12 +35,6 @@ __all__ = ["BinnedPair", "binned_pair", "check_threshold", "effect_size_results"
 
 IntArray = NDArray[np.int64]
 FloatArray = NDArray[np.float64]
-
-
-def _check_bins(owner: str, bins: Any) -> int:
-    if isinstance(bins, bool) or not isinstance(bins, (int, np.integer)) or bins < 1:
-        raise invalid_argument(owner, "bins", bins, "an integer >= 1", fix="use bins=10")
-    return int(bins)
 
 
 def _edge_rows(owner: str, edges: Any, p: int) -> FloatArray:
@@ -48,6 +51,13 @@ def _edge_rows(owner: str, edges: Any, p: int) -> FloatArray:
             "edges",
             edges,
             f"finite, non-decreasing edges: one row shared by all features or {p} rows",
+        )
+    if p * (given.shape[1] + 1) > MAX_CELLS:
+        raise invalid_argument(
+            owner,
+            "edges",
+            f"<{given.shape[0]} x {given.shape[1]} array>",
+            f"at most {MAX_CELLS:,} count cells (features x (edges + 1))",
         )
     return np.array(np.broadcast_to(given, (p, given.shape[1])))
 
@@ -100,10 +110,17 @@ class BinnedPair:
 
 
 def binned_pair(
-    owner: str, reference: Any, current: Any, bins: Any, edges: Any, nan_policy: str
+    owner: str,
+    reference: Any,
+    current: Any,
+    bins: Any,
+    edges: Any,
+    nan_policy: str,
+    feature_names: Any = None,
 ) -> BinnedPair:
     """Bin both samples with edges from the reference (or from a given sketch)."""
     check_nan_policy(owner, nan_policy)
+    check_size(owner, "bins", bins, minimum=2, maximum=MAX_BINS, fix="use bins=10")
     if isinstance(reference, Histogram) or isinstance(current, Histogram):
         ref_sketch, cur_sketch = sketch_pair(owner, reference, current, nan_policy)
         return BinnedPair(
@@ -113,11 +130,11 @@ def binned_pair(
             ref_sketch.is_1d,
             ref_sketch.edges,
         )
-    n_bins = _check_bins(owner, bins)
-    ref = as_columns(reference, owner, "reference")
-    cur = as_columns(current, owner, "current")
+    ref = as_columns(reference, owner, "reference", feature_names)
+    cur = as_columns(current, owner, "current", feature_names)
     check_same_columns(ref, cur, owner)
     p = ref.n_features
+    n_bins = check_bins(owner, bins, p)
     fixed = None if edges is None else _edge_rows(owner, edges, p)
     width = (n_bins + 1) if fixed is None else fixed.shape[1]
     all_edges = np.empty((p, width))

@@ -9,11 +9,13 @@ from numpy.typing import NDArray
 
 from edgeml.drift._binning import binned_pair
 from edgeml.drift._inputs import (
+    MAX_CATEGORIES,
     Columns,
     as_columns,
     check_alpha,
     check_nan_policy,
     check_same_columns,
+    input_boundary,
 )
 from edgeml.drift._result import DriftResult
 from edgeml.drift._sketch import Histogram
@@ -29,7 +31,8 @@ def chi2_from_counts(reference: IntArray, current: IntArray) -> tuple[float, flo
 
     Categories with no observation in either sample are dropped; no continuity
     correction. Equal to ``scipy.stats.chi2_contingency([reference, current],
-    correction=False)`` on the remaining categories.
+    correction=False)`` on the remaining categories (statistic to 1e-12, p-value to
+    1e-10 relative; ``tests/conformance/test_scipy_stats.py``).
     """
     from scipy.stats import chi2 as chi2_distribution
 
@@ -109,6 +112,12 @@ def category_counts(
         )
     pooled = np.concatenate(cleaned)
     categories, inverse = np.unique(pooled, return_inverse=True)
+    if categories.size > MAX_CATEGORIES:
+        raise DataError(
+            f"Column {name!r} has {categories.size:,} distinct categories in chi2 (at most "
+            f"{MAX_CATEGORIES:,}). Fix: bin a numeric column (psi, ks) or group rare "
+            "categories first."
+        )
     n = cleaned[0].size
     ref_counts = np.bincount(inverse[:n], minlength=categories.size).astype(np.int64)
     cur_counts = np.bincount(inverse[n:], minlength=categories.size).astype(np.int64)
@@ -140,12 +149,14 @@ def chi2_result(
     )
 
 
+@input_boundary("chi2")
 def chi2(
     reference: Any,
     current: Any,
     *,
     alpha: float = 0.05,
     nan_policy: str = "raise",
+    feature_names: Any = None,
 ) -> DriftResult | list[DriftResult]:
     """Test categorical columns (or sketches) with a two-sample chi-square test.
 
@@ -169,6 +180,9 @@ def chi2(
         A column drifts when ``pvalue < alpha``.
     nan_policy : {"raise", "omit"}, default "raise"
         Missing values are NaN or ``None``.
+    feature_names : sequence of str, optional
+        Names for the columns of array input (a dict's keys or a DataFrame's columns
+        are used otherwise).
 
     Returns
     -------
@@ -194,8 +208,8 @@ def chi2(
             for j in range(len(names))
         ]
     else:
-        ref: Columns = as_columns(reference, "chi2", "reference")
-        cur: Columns = as_columns(current, "chi2", "current")
+        ref: Columns = as_columns(reference, "chi2", "reference", feature_names)
+        cur: Columns = as_columns(current, "chi2", "current", feature_names)
         check_same_columns(ref, cur, "chi2")
         names, is_1d = ref.names, ref.is_1d
         tables = [

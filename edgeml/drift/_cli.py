@@ -18,13 +18,14 @@ import argparse
 import csv
 import json
 import sys
+import zipfile
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from edgeml._io import atomic_write
-from edgeml.errors import DataError
+from edgeml._io import atomic_write, checked_path, npy_fits, path_error
+from edgeml.errors import DataError, PathError
 
 __all__ = ["add_parser", "read_table", "run"]
 
@@ -67,7 +68,8 @@ def read_table(path: str | Path) -> Any:
     Raises
     ------
     DataError
-        Unknown extension, unreadable file, or an ``.npz`` without exactly one array.
+        Unknown extension, a path that does not exist, is a folder or cannot be read, a
+        corrupt file, an object (pickled) array, or an ``.npz`` without exactly one array.
 
     Examples
     --------
@@ -80,20 +82,49 @@ def read_table(path: str | Path) -> Any:
     """
     source = Path(path)
     suffix = source.suffix.lower()
+    if suffix not in (".csv", ".npy", ".npz"):
+        raise DataError(
+            f"{source}: use a .csv, .npy or .npz file (got {suffix or 'no extension'})."
+        )
+    try:  # refuses folders, FIFOs and devices before numpy or csv open them
+        checked_path(source, owner="edgeml drift", argument="table", expected="a readable file")
+    except PathError as exc:
+        raise DataError(f"Cannot read {source}: {exc}") from exc
     try:
         if suffix == ".csv":
             return _csv_columns(source)
         if suffix == ".npy":
-            return np.load(source, allow_pickle=False)
-        if suffix == ".npz":
-            with np.load(source, allow_pickle=False) as archive:
-                names = list(archive.files)
-                if len(names) != 1:
-                    raise DataError(f"{source} holds {len(names)} arrays; save exactly one.")
-                return archive[names[0]]
+            with source.open("rb") as handle:
+                problem = npy_fits(handle.read(65536), source.stat().st_size)
+            if problem is not None:
+                raise DataError(f"Cannot read {source}: {problem}. Fix: write it again.")
+            return _npy_array(np.load(source, allow_pickle=False), source)
+        with np.load(source, allow_pickle=False) as archive:
+            names = list(archive.files)
+            if len(names) != 1:
+                raise DataError(f"{source} holds {len(names)} arrays; save exactly one.")
+            return _npy_array(archive[names[0]], source)
+    except DataError:
+        raise
     except OSError as exc:
-        raise DataError(f"Cannot read {source}: {exc}") from exc
-    raise DataError(f"{source}: use a .csv, .npy or .npz file (got {suffix or 'no extension'}).")
+        raise DataError(f"Cannot read {source}: {exc.strerror or exc}.") from None
+    except (ValueError, EOFError, csv.Error, zipfile.BadZipFile) as exc:
+        # numpy: truncated or corrupt header, object arrays (pickles are never loaded);
+        # csv: undecodable text, NUL bytes; zip: a damaged .npz
+        raise DataError(
+            f"Cannot read {source}: {type(exc).__name__}: {exc}. Fix: write it again with "
+            "numpy.save / numpy.savez or as UTF-8 CSV."
+        ) from None
+
+
+def _npy_array(array: Any, source: Path) -> np.ndarray:
+    if not isinstance(array, np.ndarray) or array.dtype.kind not in "biufUS":
+        kind = getattr(array, "dtype", type(array).__name__)
+        raise DataError(
+            f"{source} holds a {kind} array; expected numbers or strings. Fix: save a "
+            "numeric or string array."
+        )
+    return array
 
 
 def run(args: argparse.Namespace) -> int:
@@ -121,7 +152,19 @@ def run(args: argparse.Namespace) -> int:
     )
     text = json.dumps(report.to_dict(), indent=2) if args.format == "json" else report.to_markdown()
     if args.output:
-        atomic_write(args.output, text + "\n")
+        try:
+            atomic_write(args.output, text + "\n")
+        except PathError:
+            raise
+        except OSError as exc:  # a missing folder, no permission, a full disk
+            raise path_error(
+                "edgeml drift",
+                "--output",
+                args.output,
+                exc,
+                "a file in a writable folder",
+                writing=True,
+            ) from None
     else:
         sys.stdout.write(text + "\n")
     return DRIFT_EXIT_CODE if args.fail_on_drift and report.drifted else 0

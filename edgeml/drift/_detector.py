@@ -20,6 +20,7 @@ Stable API (used by ``edgeml.monitor``): the detector classes, ``update``,
 from __future__ import annotations
 
 import math
+import reprlib
 from typing import Any
 
 import numpy as np
@@ -32,6 +33,10 @@ __all__ = ["DriftDetector", "check_positive"]
 
 FloatArray = NDArray[np.float64]
 IntArray = NDArray[np.int64]
+
+
+#: Largest magnitude a detector accepts: squares and sums of 1e100 stay finite.
+MAX_ABS = 1e100
 
 
 class DriftDetector:
@@ -164,24 +169,36 @@ class DriftDetector:
     # ----------------------------------------------------------------- validation
     def _check_value(self, x: Any) -> float:
         try:
+            if isinstance(x, (complex, np.complexfloating)):
+                raise TypeError("complex")
             value = float(x)
-        except (TypeError, ValueError):
-            raise DataError(f"{type(self).__name__}.update needs a number; got {x!r}.") from None
+        except (TypeError, ValueError, OverflowError):
+            raise DataError(
+                f"{type(self).__name__}.update needs a real number; got {reprlib.repr(x)}."
+            ) from None
         if not math.isfinite(value):
             raise DataError(f"{type(self).__name__}.update got a non-finite value {value}.")
+        if abs(value) > MAX_ABS:
+            raise DataError(
+                f"{type(self).__name__}.update got {value:g}; values beyond +-{MAX_ABS:g} "
+                "overflow the running sums. Fix: rescale the stream."
+            )
         if self._binary and value not in (0.0, 1.0):
             raise DataError(
                 f"{type(self).__name__} watches an error stream of 0 (correct) and 1 (error); "
-                f"got {x!r}."
+                f"got {reprlib.repr(x)}."
             )
         return value
 
     def _check_values(self, values: Any) -> FloatArray:
         name = f"{type(self).__name__}.update_many"
         try:
-            array = np.asarray(values, dtype=np.float64)
-        except (TypeError, ValueError):
-            raise DataError(f"{name} needs numbers; got values of another type.") from None
+            raw = np.asarray(values)
+            if raw.dtype.kind not in "biufO":
+                raise TypeError(raw.dtype)
+            array = np.asarray(raw, dtype=np.float64)
+        except (TypeError, ValueError, OverflowError, RecursionError):
+            raise DataError(f"{name} needs real numbers; got values of another type.") from None
         if array.ndim != 1:
             raise DataError(f"{name} needs a 1-D sequence; got shape {array.shape}.")
         bad = ~np.isfinite(array)
@@ -189,6 +206,11 @@ class DriftDetector:
             raise DataError(
                 f"{name} got {int(bad.sum())} non-finite values (first at index "
                 f"{int(np.argmax(bad))}); drop or fill them first."
+            )
+        if (np.abs(array) > MAX_ABS).any():
+            raise DataError(
+                f"{name} got values beyond +-{MAX_ABS:g}, which overflow the running sums. "
+                "Fix: rescale the stream."
             )
         if self._binary and not np.isin(array, (0.0, 1.0)).all():
             raise DataError(

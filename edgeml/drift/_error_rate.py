@@ -6,6 +6,9 @@
 - HDDM_A (Frias-Blanco et al., 2015): Hoeffding bounds on the mean since the last reset
   against the mean at the cut point where ``mean + eps`` was lowest; no assumption on
   the distribution, so fewer early false alarms than DDM (``river.drift.binary.HDDMA``).
+
+Both raise river 0.26's alarms and warnings, step by step
+(``tests/conformance/test_river_detectors.py``).
 """
 
 from __future__ import annotations

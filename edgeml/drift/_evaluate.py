@@ -10,6 +10,7 @@ import numpy as np
 
 from edgeml._display import html_table, markdown_table, to_jsonable
 from edgeml.drift._detector import DriftDetector
+from edgeml.drift._inputs import input_boundary, real_array
 from edgeml.errors import DataError, invalid_argument
 
 __all__ = ["DetectorEvaluation", "evaluate_detector"]
@@ -103,6 +104,7 @@ class DetectorEvaluation:
         )
 
 
+@input_boundary("evaluate_detector")
 def evaluate_detector(
     detector: DriftDetector,
     stream: Any,
@@ -146,7 +148,7 @@ def evaluate_detector(
         raise invalid_argument(
             "evaluate_detector", "detector", detector, "an edgeml drift detector"
         )
-    values = np.asarray(stream, dtype=np.float64)
+    values = real_array(stream, "evaluate_detector", "stream")
     points = [int(c) for c in change_points]
     if any(not 0 < c < values.size for c in points) or points != sorted(set(points)):
         raise DataError(

@@ -8,6 +8,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from edgeml.drift._binning import binned_pair, check_threshold, effect_size_results
+from edgeml.drift._inputs import input_boundary
 from edgeml.drift._result import DriftResult
 
 __all__ = ["js", "js_from_counts"]
@@ -29,6 +30,7 @@ def js_from_counts(reference: IntArray, current: IntArray) -> FloatArray:
     return result
 
 
+@input_boundary("js")
 def js(
     reference: Any,
     current: Any,
@@ -37,12 +39,14 @@ def js(
     edges: Any = None,
     threshold: float = 0.1,
     nan_policy: str = "raise",
+    feature_names: Any = None,
 ) -> DriftResult | list[DriftResult]:
     """Compute the Jensen-Shannon distance between the binned distributions, per column.
 
     This is the *distance* (the square root of the Jensen-Shannon divergence) with
     base-2 logarithms, so it lies in [0, 1]: 0 for identical bin shares, 1 for disjoint
-    supports. It equals ``scipy.spatial.distance.jensenshannon(p, q, base=2)``. Empty
+    supports. It equals ``scipy.spatial.distance.jensenshannon(p, q, base=2)`` (relative
+    1e-9; ``tests/conformance/test_scipy_stats.py``, with scipy's own test values). Empty
     bins need no floor (``0 * log 0 = 0``). Binning is the same as for :func:`psi`.
 
     Parameters
@@ -54,6 +58,9 @@ def js(
     threshold : float, default 0.1
         A column drifts when ``distance >= threshold``.
     nan_policy : {"raise", "omit"}, default "raise"
+    feature_names : sequence of str, optional
+        Names for the columns of array input (a dict's keys or a DataFrame's columns
+        are used otherwise).
 
     Returns
     -------
@@ -68,6 +75,6 @@ def js(
     0.401
     """
     limit = check_threshold("js", threshold)
-    pair = binned_pair("js", reference, current, bins, edges, nan_policy)
+    pair = binned_pair("js", reference, current, bins, edges, nan_policy, feature_names)
     statistics = js_from_counts(pair.reference, pair.current)
     return effect_size_results(pair, statistics, "js", limit, {"base": 2, "measure": "distance"})

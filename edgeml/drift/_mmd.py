@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
@@ -12,8 +13,11 @@ from edgeml.drift._inputs import (
     _block,
     as_columns,
     check_alpha,
+    check_finite,
     check_nan_policy,
     check_same_columns,
+    check_size,
+    input_boundary,
 )
 from edgeml.drift._result import DriftResult
 from edgeml.errors import DataError, invalid_argument
@@ -62,6 +66,15 @@ def _unbiased_mmd2(kernel: FloatArray, members: FloatArray, n: int, m: int) -> F
     return result
 
 
+#: Most permutations (each costs one pass over the kernel matrix).
+MAX_PERMUTATIONS = 100_000
+#: Most rows kept per sample: the kernel matrix of ``2 * max_samples`` rows is 800 MB here.
+MAX_SAMPLES = 5_000
+#: Permutations evaluated at once (bounds the membership matrix to about 80 MB).
+PERMUTATION_BLOCK = 1_000
+
+
+@input_boundary("mmd")
 def mmd(
     reference: Any,
     current: Any,
@@ -91,10 +104,10 @@ def mmd(
     reference, current : array-like, dict of columns or pandas.DataFrame
         Rows x features (1-D means one feature); the whole table is one test.
     n_permutations : int, default 200
-        Random permutations for the p-value.
+        Random permutations for the p-value (at most 100,000).
     max_samples : int, default 1000
         Each sample larger than this is subsampled (without replacement, seeded), since
-        the kernel matrix grows with the square of the rows.
+        the kernel matrix grows with the square of the rows (at most 5,000).
     bandwidth : float, optional
         Kernel width ``s``; the median heuristic when omitted.
     alpha : float, default 0.05
@@ -122,15 +135,14 @@ def mmd(
     >>> result.pvalue, result.drifted
     (0.01, True)
     """
-    if (
-        isinstance(n_permutations, bool)
-        or not isinstance(n_permutations, int)
-        or n_permutations < 1
+    check_size("mmd", "n_permutations", n_permutations, minimum=1, maximum=MAX_PERMUTATIONS)
+    check_size("mmd", "max_samples", max_samples, minimum=2, maximum=MAX_SAMPLES)
+    if bandwidth is not None and not (
+        isinstance(bandwidth, (int, float))
+        and not isinstance(bandwidth, bool)
+        and math.isfinite(bandwidth)
+        and bandwidth > 0
     ):
-        raise invalid_argument("mmd", "n_permutations", n_permutations, "an integer >= 1")
-    if isinstance(max_samples, bool) or not isinstance(max_samples, int) or max_samples < 2:
-        raise invalid_argument("mmd", "max_samples", max_samples, "an integer >= 2")
-    if bandwidth is not None and not (isinstance(bandwidth, (int, float)) and bandwidth > 0):
         raise invalid_argument("mmd", "bandwidth", bandwidth, "a number > 0 or None")
     check_alpha("mmd", alpha)
     check_nan_policy("mmd", nan_policy)
@@ -152,22 +164,32 @@ def mmd(
         y = y[np.sort(rng.choice(y.shape[0], max_samples, replace=False))]
     n, m = x.shape[0], y.shape[0]
     pooled = np.concatenate([x, y])
-    distances = _squared_distances(pooled)
+    fix = "rescale the features (e.g. to standard units) before testing"
+    with np.errstate(over="ignore", invalid="ignore"):
+        distances = _squared_distances(pooled)
+    check_finite("mmd", "a squared distance between rows", distances, fix)
     if bandwidth is None:
         upper = distances[np.triu_indices(n + m, k=1)]
         positive = upper[upper > 0]
         width = float(np.sqrt(np.median(positive))) if positive.size else 1.0
     else:
         width = float(bandwidth)
+    check_finite("mmd", "the kernel bandwidth squared", width * width, fix)
+    if width * width == 0.0:
+        raise DataError("mmd: the kernel bandwidth squared underflows to 0. Fix: " + fix + ".")
     kernel = np.exp(-distances / (2.0 * width * width))
     observed_members = np.zeros((n + m, 1))
     observed_members[:n] = 1.0
     observed = float(_unbiased_mmd2(kernel, observed_members, n, m)[0])
-    order = np.argsort(rng.random((n_permutations, n + m)), axis=1)
-    members = np.zeros((n_permutations, n + m))
-    np.put_along_axis(members, order[:, :n], 1.0, axis=1)
-    permuted = _unbiased_mmd2(kernel, members.T, n, m)
-    exceed = int(np.count_nonzero(permuted >= observed))
+    check_finite("mmd", "the statistic", observed, fix)
+    exceed = 0
+    for start in range(0, n_permutations, PERMUTATION_BLOCK):
+        count = min(PERMUTATION_BLOCK, n_permutations - start)
+        order = np.argsort(rng.random((count, n + m)), axis=1)
+        members = np.zeros((count, n + m))
+        np.put_along_axis(members, order[:, :n], 1.0, axis=1)
+        permuted = _unbiased_mmd2(kernel, members.T, n, m)
+        exceed += int(np.count_nonzero(permuted >= observed))
     pvalue = (exceed + 1) / (n_permutations + 1)
     return DriftResult(
         observed,

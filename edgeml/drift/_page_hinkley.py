@@ -1,5 +1,7 @@
 """Page-Hinkley test (Page, 1954) with river 0.26's semantics, vectorized.
 
+Same alarms as ``river.drift.PageHinkley`` (``tests/conformance/test_river_detectors.py``).
+
 Cumulative deviations from the running mean with a forgetting factor ``alpha``; an alarm
 when either one-sided statistic exceeds ``threshold`` after ``min_instances`` values.
 """

@@ -8,6 +8,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from edgeml.drift._binning import binned_pair, check_threshold, effect_size_results
+from edgeml.drift._inputs import input_boundary
 from edgeml.drift._result import DriftResult
 
 __all__ = ["psi", "psi_from_counts"]
@@ -32,6 +33,7 @@ def psi_from_counts(reference: IntArray, current: IntArray) -> FloatArray:
     return result
 
 
+@input_boundary("psi")
 def psi(
     reference: Any,
     current: Any,
@@ -40,6 +42,7 @@ def psi(
     edges: Any = None,
     threshold: float = 0.2,
     nan_policy: str = "raise",
+    feature_names: Any = None,
 ) -> DriftResult | list[DriftResult]:
     """Compute the population stability index (PSI), per column.
 
@@ -64,13 +67,17 @@ def psi(
         1-D or 2-D (rows x features) numeric samples, or sketches made from the same
         reference (then ``bins`` and ``edges`` are taken from the sketch).
     bins : int, default 10
-        Inner bins between reference quantiles.
+        Inner bins between reference quantiles, 2 to 100,000 (checked before any
+        allocation).
     edges : array-like, optional
         Explicit inner edges instead of quantiles: 1-D for all features or one row per
         feature. Values outside them get the below/above bins.
     threshold : float, default 0.2
         A column drifts when ``psi >= threshold``.
     nan_policy : {"raise", "omit"}, default "raise"
+    feature_names : sequence of str, optional
+        Names for the columns of array input (a dict's keys or a DataFrame's columns
+        are used otherwise).
 
     Returns
     -------
@@ -90,6 +97,6 @@ def psi(
     (0.242, True)
     """
     limit = check_threshold("psi", threshold)
-    pair = binned_pair("psi", reference, current, bins, edges, nan_policy)
+    pair = binned_pair("psi", reference, current, bins, edges, nan_policy, feature_names)
     statistics = psi_from_counts(pair.reference, pair.current)
     return effect_size_results(pair, statistics, "psi", limit, {"empty_bin_share": "0.5 / n"})

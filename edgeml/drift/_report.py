@@ -17,15 +17,21 @@ from edgeml._optional import require
 from edgeml.drift import _kernels
 from edgeml.drift._chi2 import category_counts, chi2_result
 from edgeml.drift._inputs import (
+    MAX_BINS,
     Columns,
     as_columns,
     check_alpha,
+    check_bins,
+    check_finite,
     check_nan_policy,
     check_same_columns,
+    check_size,
+    input_boundary,
+    real_array,
     sorted_blocks,
 )
 from edgeml.drift._js import js_from_counts
-from edgeml.drift._ks import ks_pvalues, ks_result
+from edgeml.drift._ks import ks_pvalues, ks_result, resolve_mode
 from edgeml.drift._psi import psi_from_counts
 from edgeml.drift._result import DriftResult, binned, binned_chart
 from edgeml.drift._wasserstein import normalized
@@ -346,6 +352,7 @@ def _severity(item: FeatureDrift) -> float:
     return float(result.statistic / result.threshold)
 
 
+@input_boundary("adjust_pvalues")
 def adjust_pvalues(pvalues: Sequence[float], method: str | None) -> FloatArray:
     """Adjust p-values for multiple testing.
 
@@ -358,8 +365,9 @@ def adjust_pvalues(pvalues: Sequence[float], method: str | None) -> FloatArray:
     Returns
     -------
     numpy.ndarray
-        Adjusted p-values in the input order (equal to
-        ``statsmodels.stats.multitest.multipletests(p, method="fdr_bh")[1]`` for BH).
+        Adjusted p-values in the input order; for BH equal to
+        ``scipy.stats.false_discovery_control(p)`` and R's ``p.adjust(p, "BH")`` (relative
+        1e-12; ``tests/conformance/test_scipy_stats.py``).
 
     Examples
     --------
@@ -368,7 +376,11 @@ def adjust_pvalues(pvalues: Sequence[float], method: str | None) -> FloatArray:
     >>> adjust_pvalues([0.01, 0.04], "bonferroni").tolist()
     [0.02, 0.08]
     """
-    p = np.asarray(pvalues, dtype=np.float64)
+    if method not in CORRECTIONS:
+        raise invalid_argument("adjust_pvalues", "method", method, "'bh', 'bonferroni' or None")
+    p = real_array(pvalues, "adjust_pvalues", "pvalues")
+    if p.ndim != 1 or not ((p >= 0.0) & (p <= 1.0)).all():
+        raise DataError("adjust_pvalues needs a 1-D sequence of p-values in [0, 1].")
     if method is None or p.size == 0:
         return p.copy()
     if method == "bonferroni":
@@ -431,13 +443,18 @@ def _numeric_results(
             if "js" in needed:
                 stats["js"] = js_from_counts(ref_counts, cur_counts)
         if "wasserstein" in needed:
-            distance = _kernels.wasserstein_distance(a, b)
-            scale = _kernels.row_std(a)
+            with np.errstate(over="ignore", invalid="ignore"):  # checked just below
+                distance = _kernels.wasserstein_distance(a, b)
+                scale = _kernels.row_std(a)
+            fix = "rescale the features (e.g. to standard units) before testing"
+            check_finite("compare", "a Wasserstein distance", distance, fix)
+            check_finite("compare", "a reference standard deviation", scale, fix)
             stats["wasserstein"] = normalized(distance, scale)
             extra["wasserstein"] = (distance, scale)
         if "ks" in needed:
-            stats["ks"] = _kernels.ks_statistic(a, b)
-            ks_p, ks_mode = ks_pvalues(stats["ks"], n, m, "auto")
+            chosen = resolve_mode(n, m, "auto")
+            stats["ks"] = _kernels.ks_statistic(a, b, lattice=chosen == "exact")
+            ks_p, ks_mode = ks_pvalues(stats["ks"], n, m, chosen)
         for row, j in enumerate(columns):
             results = []
             for method in methods[j]:
@@ -461,12 +478,12 @@ def _numeric_results(
                 results.append(
                     DriftResult(value, None, limit, value >= limit, method, details, ref.names[j])
                 )
-            binned = {
+            bin_counts = {
                 "edges": edges[row].tolist(),
                 "reference_counts": ref_counts[row].tolist(),
                 "current_counts": cur_counts[row].tolist(),
             }
-            results[0] = replace(results[0], details={**results[0].details, **binned})
+            results[0] = replace(results[0], details={**results[0].details, **bin_counts})
             out[j] = results
     return out
 
@@ -480,6 +497,7 @@ def _categorical_result(
     return chi2_result(categories, ref_counts, cur_counts, alpha, ref.names[j])
 
 
+@input_boundary("compare")
 def compare(
     reference: Any,
     current: Any,
@@ -494,6 +512,7 @@ def compare(
     correction: str | None = "bh",
     drift_share: float = 0.5,
     nan_policy: str = "raise",
+    feature_names: Sequence[str] | None = None,
 ) -> DriftReport:
     """Test every feature of two tables and give one corrected dataset verdict.
 
@@ -528,6 +547,9 @@ def compare(
     drift_share : float, default 0.5
         The dataset drifted when at least this fraction of features drifted.
     nan_policy : {"raise", "omit"}, default "raise"
+    feature_names : sequence of str, optional
+        Names for the columns of array input, used everywhere in the report (a dict's
+        keys or a DataFrame's column names are kept otherwise).
 
     Returns
     -------
@@ -556,17 +578,17 @@ def compare(
     check_alpha("compare", alpha)
     if not isinstance(drift_share, (int, float)) or not 0.0 < drift_share <= 1.0:
         raise invalid_argument("compare", "drift_share", drift_share, "a number in (0, 1]")
-    if isinstance(bins, bool) or not isinstance(bins, int) or bins < 1:
-        raise invalid_argument("compare", "bins", bins, "an integer >= 1")
+    check_size("compare", "bins", bins, minimum=2, maximum=MAX_BINS, fix="use bins=10")
     check_nan_policy("compare", nan_policy)
     numeric_methods = _check_methods("numeric", numeric, NUMERIC_METHODS)
     categorical_methods = _check_methods("categorical", categorical, CATEGORICAL_METHODS)
     limits = {**DEFAULT_THRESHOLDS, **(thresholds or {}), "alpha": alpha}
     if any(not isinstance(v, (int, float)) or v <= 0 for v in limits.values()):
         raise invalid_argument("compare", "thresholds", thresholds, "positive numbers")
-    ref = as_columns(reference, "compare", "reference")
-    cur = as_columns(current, "compare", "current")
+    ref = as_columns(reference, "compare", "reference", feature_names)
+    cur = as_columns(current, "compare", "current", feature_names)
     check_same_columns(ref, cur, "compare")
+    check_bins("compare", bins, ref.n_features)
     unknown = sorted((set(tests or {}) | set(categorical_features)) - set(ref.names))
     if unknown:
         raise DataError(f"compare: no column named {unknown} in the data.")

@@ -4,8 +4,10 @@ A device keeps one :class:`Histogram` per model (all features at once), updates 
 each batch it sees and sends its bytes (a few hundred per feature) instead of its data; a
 server merges sketches from many devices, or from Spark/Beam/Dask partitions, and runs
 :func:`~edgeml.drift.psi`, :func:`~edgeml.drift.js` or :func:`~edgeml.drift.chi2` on them
-exactly, and :func:`~edgeml.drift.ks` or :func:`~edgeml.drift.wasserstein` approximately
-(see :func:`ks_from_histograms` and :func:`wasserstein_from_histograms` for the bounds).
+exactly (the same values as on the raw arrays, tested by
+``tests/drift/test_drift_sketch.py::test_sketch_tests_equal_array_tests_exactly``), and
+:func:`~edgeml.drift.ks` or :func:`~edgeml.drift.wasserstein` approximately (see
+:func:`ks_from_histograms` and :func:`wasserstein_from_histograms` for the bounds).
 
 Bins (``bins + 2`` per feature): values below the reference minimum, ``bins`` inner
 bins between reference quantiles (``[e_k, e_k+1)``, the last one closed), and values
@@ -45,7 +47,18 @@ from numpy.typing import NDArray
 from edgeml._display import html_table, to_jsonable
 from edgeml._html import histogram_charts
 from edgeml.drift import _kernels
-from edgeml.drift._inputs import Columns, _block, as_columns, finite_sorted
+from edgeml.drift._inputs import (
+    MAX_BINS,
+    MAX_CELLS,
+    Columns,
+    _block,
+    as_columns,
+    check_bins,
+    check_nan_policy,
+    check_size,
+    finite_sorted,
+    input_boundary,
+)
 from edgeml.errors import DataError, invalid_argument
 
 __all__ = ["Histogram", "check_not_empty"]
@@ -106,6 +119,7 @@ class Histogram:
     [[1, 0, 1, 1]]
     """
 
+    @input_boundary("Histogram")
     def __init__(
         self,
         edges: Any,
@@ -118,7 +132,14 @@ class Histogram:
         names: Any = None,
         is_1d: bool = False,
     ) -> None:
-        edge_array = np.array(edges, dtype=np.float64, ndmin=2)
+        try:
+            if np.asarray(edges).dtype.kind not in "biufO":
+                raise TypeError("edges")
+            edge_array = np.array(edges, dtype=np.float64, ndmin=2)
+        except (TypeError, ValueError, OverflowError):
+            raise invalid_argument(
+                "Histogram", "edges", edges, "a 2-D array of numbers (features x bins + 1)"
+            ) from None
         if edge_array.ndim != 2 or edge_array.shape[1] < 2:
             raise invalid_argument(
                 "Histogram", "edges", edges, "a 2-D array (features x bins + 1) with bins >= 1"
@@ -128,6 +149,13 @@ class Histogram:
                 "Histogram", "edges", edges, "finite and non-decreasing along each row"
             )
         p, n_edges = edge_array.shape
+        if p * (n_edges + 1) > MAX_CELLS:
+            raise invalid_argument(
+                "Histogram",
+                "edges",
+                f"<{p} x {n_edges} array>",
+                f"at most {MAX_CELLS:,} count cells (features x (bins + 2))",
+            )
         self.edges: FloatArray = edge_array
         self.counts: IntArray = self._field(counts, (p, n_edges + 1), np.int64, 0, "counts")
         self.minimum: FloatArray = self._field(minimum, (p,), np.float64, np.nan, "minimum")
@@ -136,6 +164,14 @@ class Histogram:
         self.scale: FloatArray = self._field(scale, (p,), np.float64, np.nan, "scale")
         if (self.counts < 0).any() or (self.nonfinite < 0).any():
             raise invalid_argument("Histogram", "counts", counts, "non-negative integers")
+        if names is not None and (
+            isinstance(names, (str, bytes))
+            or not isinstance(names, Sequence)
+            or not all(isinstance(n, (str, int, np.integer)) for n in names)
+        ):
+            raise invalid_argument(
+                "Histogram", "names", names, "a sequence of str, one per feature"
+            )
         name_tuple = tuple(str(n) for n in names) if names is not None else None
         self.names: tuple[str, ...] = name_tuple or tuple(str(j) for j in range(p))
         if len(self.names) != p:
@@ -146,7 +182,22 @@ class Histogram:
     def _field(value: Any, shape: tuple[int, ...], dtype: Any, fill: Any, name: str) -> Any:
         if value is None:
             return np.full(shape, fill, dtype=dtype)
-        array = np.array(value, dtype=dtype)
+        try:
+            raw = np.asarray(value)
+            if raw.dtype.kind not in "biufO":
+                raise TypeError(name)
+            if np.dtype(dtype).kind == "i" and raw.dtype.kind in "fO":
+                exact = np.asarray(raw, dtype=np.float64)
+                if not (np.isfinite(exact).all() and (exact == np.floor(exact)).all()):
+                    raise ValueError(name)
+                if (np.abs(exact) > 2.0**62).any():
+                    raise OverflowError(name)
+            array = np.array(raw, dtype=dtype)
+        except (TypeError, ValueError, OverflowError):
+            kind = "integers" if np.dtype(dtype).kind == "i" else "numbers"
+            raise invalid_argument(
+                "Histogram", name, value, f"an array of shape {shape} holding finite {kind}"
+            ) from None
         # One feature: any layout of the right size is unambiguous (e.g. flat counts).
         # Several: only the exact shape, so transposed counts are refused, not scrambled.
         if array.size != int(np.prod(shape)) or (shape[0] > 1 and array.shape != shape):
@@ -155,8 +206,15 @@ class Histogram:
 
     # ------------------------------------------------------------------ construction
     @classmethod
+    @input_boundary("Histogram.fit")
     def fit(
-        cls, reference: Any, *, bins: int = 10, edges: Any = None, nan_policy: str = "raise"
+        cls,
+        reference: Any,
+        *,
+        bins: int = 10,
+        edges: Any = None,
+        nan_policy: str = "raise",
+        feature_names: Any = None,
     ) -> Histogram:
         """Fix edges from ``reference`` and count it.
 
@@ -165,12 +223,16 @@ class Histogram:
         reference : array-like, dict of columns or pandas.DataFrame
             1-D or 2-D (rows x features) numeric reference sample.
         bins : int, default 10
-            Inner bins between reference quantiles ``0, 1/bins, ..., 1``.
+            Inner bins between reference quantiles ``0, 1/bins, ..., 1`` (2 to 100,000).
         edges : array-like, optional
             Explicit edges instead: 1-D (shared by every feature) or one row per feature.
         nan_policy : {"raise", "omit"}, default "raise"
             What to do with NaN/inf in the reference (``"omit"`` counts them in
             ``nonfinite``).
+        feature_names : sequence of str, optional
+            Names for the columns of array input (a dict's keys or a DataFrame's column
+            names are kept otherwise). They travel with the sketch: into drift results,
+            a model card's drift baseline and the labels of ``edgeml serve``'s metrics.
 
         Returns
         -------
@@ -180,11 +242,15 @@ class Histogram:
         --------
         >>> Histogram.fit([[0.0, 5.0], [1.0, 6.0], [2.0, 7.0]], bins=2).edges.tolist()
         [[0.0, 1.0, 2.0], [5.0, 6.0, 7.0]]
+        >>> Histogram.fit([[60.0, 97.0], [72.0, 99.0]], bins=2,
+        ...               feature_names=["heart_rate", "spo2"]).names
+        ('heart_rate', 'spo2')
         """
-        if isinstance(bins, bool) or not isinstance(bins, (int, np.integer)) or bins < 1:
-            raise invalid_argument("Histogram.fit", "bins", bins, "an integer >= 1")
-        columns = as_columns(reference, "Histogram.fit", "reference")
+        check_nan_policy("Histogram.fit", nan_policy)
+        check_size("Histogram.fit", "bins", bins, minimum=2, maximum=MAX_BINS, fix="use bins=10")
+        columns = as_columns(reference, "Histogram.fit", "reference", feature_names)
         p = columns.n_features
+        check_bins("Histogram.fit", bins, p)
         edge_rows = np.empty((p, int(bins) + 1)) if edges is None else None
         scale = np.empty(p)
         for j, values in finite_sorted(
@@ -210,7 +276,7 @@ class Histogram:
 
         Examples
         --------
-        >>> Histogram.fit([1.0, 2.0, 3.0], bins=1).empty().total.tolist()
+        >>> Histogram.fit([1.0, 2.0, 3.0], bins=2).empty().total.tolist()
         [0]
         """
         return Histogram(self.edges, scale=self.scale, names=self.names, is_1d=self.is_1d)
@@ -251,6 +317,7 @@ class Histogram:
         return total
 
     # ------------------------------------------------------------------ updates
+    @input_boundary("Histogram.update")
     def update(self, batch: Any) -> Histogram:
         """Count a batch in place and return ``self``.
 
@@ -267,9 +334,9 @@ class Histogram:
 
         Examples
         --------
-        >>> h = Histogram.fit([0.0, 1.0], bins=1).empty()
+        >>> h = Histogram.fit([0.0, 1.0], bins=2).empty()
         >>> h.update([0.5]).update([2.0]).counts.tolist()
-        [[0, 1, 1]]
+        [[0, 0, 1, 1]]
         """
         columns = batch if isinstance(batch, Columns) else self._columns(batch)
         n = len(columns.arrays[0])
@@ -342,6 +409,7 @@ class Histogram:
                 "(use reference_sketch.empty() on every device)."
             )
 
+    @input_boundary("Histogram.merge")
     def merge(self, other: Histogram) -> Histogram:
         """Combine two sketches of the same reference into a new one.
 
@@ -425,7 +493,7 @@ class Histogram:
 
         Examples
         --------
-        >>> h = Histogram.fit([1.0, 2.0], bins=1)
+        >>> h = Histogram.fit([1.0, 2.0], bins=2)
         >>> Histogram.from_dict(h.to_dict()) == h
         True
         """
@@ -443,6 +511,7 @@ class Histogram:
         }
 
     @classmethod
+    @input_boundary("Histogram.from_dict")
     def from_dict(cls, data: Mapping[str, Any]) -> Histogram:
         """Rebuild a sketch from :meth:`to_dict` output.
 
@@ -475,9 +544,9 @@ class Histogram:
                 nonfinite=data["nonfinite"],
                 scale=floats("scale"),
                 names=data["names"],
-                is_1d=bool(data["is_1d"]),
+                is_1d=data["is_1d"] is True,
             )
-        except (KeyError, TypeError, ValueError) as exc:
+        except (KeyError, TypeError, ValueError, OverflowError) as exc:
             raise DataError(f"A serialized Histogram is incomplete or invalid: {exc}") from exc
 
     def to_json(self) -> str:
@@ -490,6 +559,7 @@ class Histogram:
         return json.dumps(self.to_dict(), separators=(",", ":"))
 
     @classmethod
+    @input_boundary("Histogram.from_json")
     def from_json(cls, text: str | bytes) -> Histogram:
         """Rebuild a sketch from :meth:`to_json` output.
 
@@ -501,10 +571,17 @@ class Histogram:
         -------
         Histogram
         """
+        if not isinstance(text, (str, bytes, bytearray)):
+            raise DataError(
+                f"Histogram.from_json needs a str or bytes; got {type(text).__name__}. "
+                "Fix: pass the text written by Histogram.to_json()."
+            )
         try:
             data = json.loads(text)
         except (json.JSONDecodeError, UnicodeDecodeError) as exc:
             raise DataError(f"A serialized Histogram is not valid JSON: {exc}") from exc
+        except RecursionError:
+            raise DataError("A serialized Histogram is nested too deeply to be one.") from None
         return cls.from_dict(data)
 
     def to_bytes(self) -> bytes:
@@ -538,6 +615,7 @@ class Histogram:
         )
 
     @classmethod
+    @input_boundary("Histogram.from_bytes")
     def from_bytes(cls, payload: bytes) -> Histogram:
         """Rebuild a sketch from :meth:`to_bytes` output, validating its layout.
 
@@ -554,6 +632,11 @@ class Histogram:
         DataError
             When the bytes are not a complete serialized Histogram.
         """
+        if not isinstance(payload, (bytes, bytearray, memoryview)):
+            raise DataError(
+                f"Histogram.from_bytes needs bytes; got {type(payload).__name__}. "
+                "Fix: pass the bytes written by Histogram.to_bytes()."
+            )
         data = bytes(payload)
         if data[: len(_MAGIC)] != _MAGIC or len(data) < len(_MAGIC) + 4:
             raise DataError("Not a serialized edgeml Histogram (bad magic bytes).")
@@ -562,8 +645,17 @@ class Histogram:
         try:
             header = json.loads(data[start : start + header_len].decode("utf-8"))
             p, bins = len(header["names"]), int(header["bins"])
-        except (ValueError, KeyError, TypeError) as exc:
+        except (ValueError, KeyError, TypeError, OverflowError) as exc:
             raise DataError(f"A serialized Histogram has a corrupt header: {exc}") from exc
+        except RecursionError:
+            raise DataError(
+                "A serialized Histogram has a corrupt header (nested too deeply)."
+            ) from None
+        if bins < 1 or p * (bins + 2) > MAX_CELLS:
+            raise DataError(
+                f"A serialized Histogram announces {p} features x {bins} bins; at most "
+                f"{MAX_CELLS:,} count cells are accepted. The payload is corrupt."
+            )
         sizes = [p * (bins + 1), p * (bins + 2), p, p, p, p]
         expected = start + header_len + 8 * sum(sizes)
         if len(data) != expected or p == 0:
@@ -586,7 +678,7 @@ class Histogram:
                 nonfinite=nonfinite,
                 scale=scale,
                 names=header["names"],
-                is_1d=bool(header.get("is_1d", False)),
+                is_1d=header.get("is_1d", False) is True,
             )
-        except ValueError as exc:
+        except (ValueError, TypeError) as exc:
             raise DataError(f"A serialized Histogram holds invalid values: {exc}") from exc

@@ -9,7 +9,14 @@ import numpy as np
 from edgeml.drift import _kernels
 from edgeml.drift._approx import wasserstein_from_histograms
 from edgeml.drift._binning import check_threshold, sketch_pair
-from edgeml.drift._inputs import as_columns, check_nan_policy, check_same_columns, sorted_blocks
+from edgeml.drift._inputs import (
+    as_columns,
+    check_finite,
+    check_nan_policy,
+    check_same_columns,
+    input_boundary,
+    sorted_blocks,
+)
 from edgeml.drift._result import DriftResult
 from edgeml.drift._sketch import Histogram
 
@@ -22,6 +29,7 @@ def normalized(distance: np.ndarray, scale: np.ndarray) -> np.ndarray:
         return np.where(scale > 0, distance / scale, np.where(distance > 0, np.inf, 0.0))
 
 
+@input_boundary("wasserstein")
 def wasserstein(
     reference: Any,
     current: Any,
@@ -29,10 +37,13 @@ def wasserstein(
     normalize: bool = True,
     threshold: float = 0.1,
     nan_policy: str = "raise",
+    feature_names: Any = None,
 ) -> DriftResult | list[DriftResult]:
     """Wasserstein-1 (earth mover's) distance between the 1-D distributions, per column.
 
-    The raw distance equals :func:`scipy.stats.wasserstein_distance`; it is computed as
+    The raw distance equals :func:`scipy.stats.wasserstein_distance` (to a relative
+    1e-9; ``tests/conformance/test_scipy_stats.py`` ports scipy's own test values and
+    compares live); it is computed as
     ``integral_0^1 |Q_ref(u) - Q_cur(u)| du`` from the sorted columns.
 
     With ``normalize=True`` (default) the distance is divided by the reference standard
@@ -56,6 +67,9 @@ def wasserstein(
         A column drifts when ``statistic >= threshold`` (in reference standard deviations
         when normalized, else in data units).
     nan_policy : {"raise", "omit"}, default "raise"
+    feature_names : sequence of str, optional
+        Names for the columns of array input (a dict's keys or a DataFrame's columns
+        are used otherwise).
 
     Returns
     -------
@@ -81,18 +95,23 @@ def wasserstein(
         names, is_1d = ref_sketch.names, ref_sketch.is_1d
         extra = {"approximate": True}
     else:
-        ref = as_columns(reference, "wasserstein", "reference")
-        cur = as_columns(current, "wasserstein", "current")
+        ref = as_columns(reference, "wasserstein", "reference", feature_names)
+        cur = as_columns(current, "wasserstein", "current", feature_names)
         check_same_columns(ref, cur, "wasserstein")
         distance = np.empty(ref.n_features)
         scale = np.empty(ref.n_features)
         for columns, a, b in sorted_blocks(ref, cur, owner="wasserstein", nan_policy=nan_policy):
             index = np.asarray(columns)
-            distance[index] = _kernels.wasserstein_distance(a, b)
-            scale[index] = _kernels.row_std(a)
+            with np.errstate(over="ignore", invalid="ignore"):  # checked just below
+                distance[index] = _kernels.wasserstein_distance(a, b)
+                scale[index] = _kernels.row_std(a)
         bound = np.zeros_like(distance)
         names, is_1d = ref.names, ref.is_1d
         extra = {"approximate": False}
+    fix = "rescale the features (e.g. to standard units) before testing"
+    check_finite("wasserstein", "the distance", distance, fix)
+    known = scale[~np.isnan(scale)]  # a sketch may not know its scale
+    check_finite("wasserstein", "the reference standard deviation", known, fix)
     factor = normalized(np.ones_like(scale), scale) if normalize else np.ones_like(scale)
     statistic = normalized(distance, scale) if normalize else distance
     results = [

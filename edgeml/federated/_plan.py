@@ -27,6 +27,7 @@ from edgeml.errors import ConfigError, invalid_argument
 from edgeml.federated import _clipping
 from edgeml.federated._guarantee import ClientGuarantee
 from edgeml.privacy import accounting
+from edgeml.privacy._epsilon import _check_accountant, _check_delta
 
 __all__ = ["ClientLevelDP", "round_event"]
 
@@ -148,8 +149,8 @@ class ClientLevelDP:
         q = _number(owner, "sampling_rate", self.sampling_rate, 0.0)
         if q > 1:
             raise invalid_argument(owner, "sampling_rate", q, "a probability in (0, 1]")
-        delta = accounting._check_delta(owner, self.delta)
-        accounting._check_accountant(owner, self.accountant)
+        delta = _check_delta(owner, self.delta)
+        _check_accountant(owner, self.accountant)
         _number(owner, "clip_norm", self.clip_norm, 0.0)
         if not 0.0 <= float(self.target_quantile) <= 1.0:
             raise invalid_argument(owner, "target_quantile", self.target_quantile, "in [0, 1]")

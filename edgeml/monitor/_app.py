@@ -19,21 +19,35 @@ Endpoints
 Every client mistake gets a 4xx JSON body ``{"error": "..."}`` that says what was wrong
 and what is expected; unexpected server failures get a 500 with a fixed message (the
 details go to the ``edgeml.monitor`` log, never to the client).
+
+Hostile input is bounded where it enters: JSON bodies are decoded by
+:func:`edgeml._json.loads_bounded` (nesting depth checked before decoding, integers of
+more than 4,300 digits, ``true``/``false`` where numbers are expected: all 400, on a
+connection that stays usable); a body that does not arrive within ``body_timeout``
+seconds gets 408 and its connection is closed; a client that disconnects mid-upload is
+logged at DEBUG and counted in ``edgeml_http_rejected_total{reason="client_disconnect"}``.
+With ``auth_token`` set, ``/predict`` and ``/labels`` need ``Authorization: Bearer
+<token>`` (compared in constant time); ``/metrics``, ``/healthz`` and ``/card`` stay open
+for scrapers and health checks.
 """
 
 from __future__ import annotations
 
+import asyncio
+import hmac
 import io
-import json
 import logging
+import math
+import weakref
 from collections.abc import Hashable
 from typing import Any
 
 import numpy as np
 
 from edgeml._display import to_jsonable
+from edgeml._json import loads_bounded
 from edgeml._optional import require
-from edgeml.errors import EdgeMLError, invalid_argument
+from edgeml.errors import DataError, EdgeMLError, invalid_argument
 
 # This module is imported only by create_app (edgeml.monitor is lazy), so the optional
 # web stack is imported at its top.
@@ -45,6 +59,7 @@ from fastapi import FastAPI, HTTPException, Request  # noqa: E402
 from fastapi.exceptions import RequestValidationError  # noqa: E402
 from fastapi.responses import JSONResponse, Response  # noqa: E402
 from starlette.concurrency import run_in_threadpool  # noqa: E402
+from starlette.requests import ClientDisconnect  # noqa: E402
 
 __all__ = ["create_app"]
 
@@ -54,16 +69,31 @@ _NPY_TYPES = ("application/x-npy", "application/octet-stream", "application/npy"
 # Batches up to this many input values run in the event loop (a thread hop costs more
 # than a tiny model); larger ones run in a worker thread so /metrics stays responsive.
 _INLINE_ELEMENTS = 16384
+# Request bodies never need deep nesting: (batch, height, width, channels) inside
+# {"inputs": ...} is 5 levels. Anything deeper is refused before it is decoded.
+_MAX_JSON_DEPTH = 32
+# The smallest bearer token accepted: shorter secrets can be guessed online.
+_MIN_TOKEN_CHARS = 16
+_REJECT_REASONS = ("client_disconnect", "body_timeout", "unauthorized")
+# One counter family per registry (create_app may be called twice on one registry).
+_REJECTED: weakref.WeakKeyDictionary[Any, Any] = weakref.WeakKeyDictionary()
 
 
 class _ClientError(Exception):
     """A request the server refuses, with the HTTP status to answer."""
 
-    def __init__(self, status: int, message: str, kind: str | None = "invalid_input") -> None:
+    def __init__(
+        self,
+        status: int,
+        message: str,
+        kind: str | None = "invalid_input",
+        headers: dict[str, str] | None = None,
+    ) -> None:
         super().__init__(message)
         self.status = status
         self.message = message
         self.kind = kind
+        self.headers = headers
 
 
 def _input_spec(model: Any) -> tuple[tuple[int | None, ...] | None, str | None]:
@@ -88,11 +118,17 @@ def _check_ids(ids: Any, n: int) -> list[Hashable] | None:
     return list(ids)
 
 
-def _parse_json(body: bytes) -> tuple[Any, list[Hashable] | None]:
+def _decode(body: bytes) -> Any:
     try:
-        payload = json.loads(body)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise _ClientError(400, f"The body is not valid JSON: {exc}.") from None
+        return loads_bounded(
+            body, max_depth=_MAX_JSON_DEPTH, allow_booleans=False, what="The request body"
+        )
+    except DataError as exc:
+        raise _ClientError(400, str(exc)) from None
+
+
+def _parse_json(body: bytes) -> tuple[Any, list[Hashable] | None]:
+    payload = _decode(body)
     ids = None
     if isinstance(payload, dict):
         unknown = sorted(set(payload) - {"inputs", "ids"})
@@ -109,7 +145,56 @@ def _parse_json(body: bytes) -> tuple[Any, list[Hashable] | None]:
     return payload, ids
 
 
+def _is_label(value: Any) -> bool:
+    if isinstance(value, bool):
+        return False
+    if isinstance(value, str):
+        return len(value) <= 256
+    if isinstance(value, int):
+        return abs(value) <= 2**63
+    return isinstance(value, float) and math.isfinite(value)
+
+
+def _rejected_counter(registry: Any) -> Any:
+    counter = _REJECTED.get(registry)
+    if counter is None:
+        counter = prom.Counter(
+            "edgeml_http_rejected",
+            "Requests dropped before reaching the model, by reason (client disconnected "
+            "mid-upload, body not received in time, missing or wrong bearer token).",
+            ["model", "reason"],
+            registry=registry,
+        )
+        _REJECTED[registry] = counter
+    return counter
+
+
+def _check_token(token: Any) -> bytes | None:
+    if token is None:
+        return None
+    if not isinstance(token, str) or len(token.strip()) < _MIN_TOKEN_CHARS:
+        # never echo the secret itself, whatever its type
+        shown = (
+            f"a {len(token.strip())}-character string"
+            if isinstance(token, str)
+            else f"a {type(token).__name__}"
+        )
+        raise invalid_argument(
+            "create_app",
+            "auth_token",
+            shown,
+            f"None or a string of at least {_MIN_TOKEN_CHARS} characters",
+            fix="generate one with: python -c 'import secrets; print(secrets.token_urlsafe(32))'",
+        )
+    return token.strip().encode("utf-8")
+
+
 def _parse_npy(body: bytes) -> np.ndarray:
+    from edgeml._io import npy_fits
+
+    problem = npy_fits(body[:65536], len(body))
+    if problem is not None:
+        raise _ClientError(400, f"The body is not a valid .npy file: {problem}.")
     try:
         array = np.load(io.BytesIO(body), allow_pickle=False)
     except Exception as exc:  # numpy raises ValueError, OSError, EOFError... for bad files
@@ -198,6 +283,8 @@ def create_app(
     name: str | None = None,
     max_body_bytes: int = 16 * 1024 * 1024,
     max_batch: int = 1024,
+    body_timeout: float = 30.0,
+    auth_token: str | None = None,
     **monitor_options: Any,
 ) -> Any:
     """Build a FastAPI app that serves ``model`` and exposes its metrics.
@@ -220,6 +307,13 @@ def create_app(
         Larger request bodies are refused with 413 before they are read in full.
     max_batch : int, default 1024
         Larger batches are refused with 413.
+    body_timeout : float, default 30.0
+        Seconds a request body may take to arrive in full; a slower (or stalled) upload
+        gets 408 and its connection is closed, so stalled clients cannot pin the server.
+    auth_token : str, optional
+        When set (16 characters or more), ``POST /predict`` and ``POST /labels`` need the
+        header ``Authorization: Bearer <auth_token>``; others get 401. ``edgeml serve``
+        reads it from an environment variable or a file, never from the command line.
     **monitor_options
         Passed to :class:`~edgeml.monitor.ModelMonitor` (``window``, ``recompute_every``...).
 
@@ -247,6 +341,13 @@ def create_app(
     for arg, value in (("max_body_bytes", max_body_bytes), ("max_batch", max_batch)):
         if isinstance(value, bool) or not isinstance(value, int) or value < 1:
             raise invalid_argument("create_app", arg, value, "an integer >= 1")
+    if (
+        isinstance(body_timeout, bool)
+        or not isinstance(body_timeout, (int, float))
+        or not 0 < body_timeout < math.inf
+    ):
+        raise invalid_argument("create_app", "body_timeout", body_timeout, "a positive number")
+    expected_token = _check_token(auth_token)
     if isinstance(model, (str, bytes)) or hasattr(model, "__fspath__"):
         runtime = require("edgeml.runtime", extra="litert", feature="edgeml serve")
         model = runtime.load(model)
@@ -273,17 +374,30 @@ def create_app(
         redoc_url=None,
     )
     app.state.monitor = monitor
+    rejected = _rejected_counter(monitor.registry)
+    for reason in _REJECT_REASONS:
+        rejected.labels(model=monitor.name, reason=reason)  # exported at 0 from the start
 
-    def error(status: int, message: str) -> Any:
-        return JSONResponse({"error": message}, status_code=status)
+    def error(status: int, message: str, headers: dict[str, str] | None = None) -> Any:
+        return JSONResponse({"error": message}, status_code=status, headers=headers)
 
-    async def read_body(request: Request) -> bytes:
-        declared = request.headers.get("content-length")
-        if declared is not None:
-            if not declared.isdigit():
-                raise _ClientError(400, "Content-Length must be a number.", kind=None)
-            if int(declared) > max_body_bytes:
-                raise _ClientError(413, _too_large(int(declared), max_body_bytes), kind="too_large")
+    def authorize(request: Request) -> None:
+        if expected_token is None:
+            return
+        scheme, _, given = request.headers.get("authorization", "").partition(" ")
+        if not (
+            scheme.lower() == "bearer"
+            and hmac.compare_digest(given.strip().encode("utf-8", "replace"), expected_token)
+        ):
+            rejected.labels(model=monitor.name, reason="unauthorized").inc()
+            raise _ClientError(
+                401,
+                "This server needs 'Authorization: Bearer <token>' on /predict and /labels.",
+                kind=None,
+                headers={"WWW-Authenticate": 'Bearer realm="edgeml"'},
+            )
+
+    async def receive_body(request: Request) -> bytes:
         body = bytearray()
         async for chunk in request.stream():
             body += chunk
@@ -291,9 +405,32 @@ def create_app(
                 raise _ClientError(413, _too_large(len(body), max_body_bytes), kind="too_large")
         return bytes(body)
 
+    async def read_body(request: Request) -> bytes:
+        declared = request.headers.get("content-length")
+        if declared is not None:
+            if not declared.isdigit() or len(declared) > 20:
+                raise _ClientError(400, "Content-Length must be a number.", kind=None)
+            if int(declared) > max_body_bytes:
+                raise _ClientError(413, _too_large(int(declared), max_body_bytes), kind="too_large")
+        try:
+            return await asyncio.wait_for(receive_body(request), timeout=body_timeout)
+        except asyncio.TimeoutError:
+            rejected.labels(model=monitor.name, reason="body_timeout").inc()
+            raise _ClientError(
+                408,
+                f"The request body did not arrive within {body_timeout:g} s.",
+                kind=None,
+                headers={"Connection": "close"},
+            ) from None
+        except ClientDisconnect:
+            # The client went away mid-upload: nobody to answer, nothing to fix here.
+            rejected.labels(model=monitor.name, reason="client_disconnect").inc()
+            logger.debug("client disconnected while sending a request to %s", request.url.path)
+            raise _ClientError(400, "The client disconnected.", kind=None) from None
+
     @app.exception_handler(_ClientError)
     async def client_error(request: Any, exc: _ClientError) -> Any:
-        return error(exc.status, exc.message)
+        return error(exc.status, exc.message, exc.headers)
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(request: Any, exc: Any) -> Any:
@@ -314,6 +451,7 @@ def create_app(
 
     @app.post("/predict")
     async def predict(request: Request) -> Any:
+        authorize(request)
         try:
             body = await read_body(request)
             content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
@@ -345,20 +483,24 @@ def create_app(
 
     @app.post("/labels")
     async def labels(request: Request) -> Any:
+        authorize(request)
         body = await read_body(request)
         try:
-            payload = json.loads(body)
-        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-            raise _ClientError(400, f"The body is not valid JSON: {exc}.", kind=None) from None
+            payload = _decode(body)
+        except _ClientError as exc:
+            raise _ClientError(exc.status, exc.message, kind=None) from None
         if not (isinstance(payload, dict) and set(payload) == {"ids", "labels"}):
             raise _ClientError(
                 422, 'A labels body must be {"ids": [...], "labels": [...]}.', kind=None
             )
         values = payload["labels"]
-        if not isinstance(values, list) or not all(
-            isinstance(v, (str, int, float)) and not isinstance(v, bool) for v in values
-        ):
-            raise _ClientError(422, "'labels' must be a list of numbers or strings.", kind=None)
+        if not isinstance(values, list) or not all(_is_label(v) for v in values):
+            raise _ClientError(
+                422,
+                "'labels' must be a list of finite numbers (integers within +-2**63) or "
+                "strings of at most 256 characters.",
+                kind=None,
+            )
         try:
             ids = _check_ids(payload["ids"], len(values))
         except _ClientError as exc:

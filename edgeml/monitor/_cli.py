@@ -1,5 +1,10 @@
 """``edgeml serve``: serve a ``.tflite`` model with ``/predict`` and Prometheus ``/metrics``.
 
+Authentication: when the environment variable named by ``--token-env`` (default
+``EDGEML_SERVE_TOKEN``) is set, or ``--token-file`` names a file, ``/predict`` and
+``/labels`` need ``Authorization: Bearer <token>``. The token never appears on the
+command line (where ``ps`` would show it to every user of the machine).
+
 Examples
 --------
 >>> import argparse
@@ -14,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+import zipfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -23,9 +29,68 @@ from edgeml.errors import ConfigError, DataError
 if TYPE_CHECKING:
     import numpy as np
 
-__all__ = ["add_parser", "load_reference"]
+__all__ = [
+    "TOKEN_ENV",
+    "add_parser",
+    "header_timeout_protocol",
+    "load_reference",
+    "read_token",
+]
 
 _LOOPBACK = ("127.0.0.1", "::1", "localhost")
+#: Environment variable holding the bearer token, unless ``--token-env`` names another.
+TOKEN_ENV = "EDGEML_SERVE_TOKEN"
+
+
+def read_token(token_file: str | Path | None, token_env: str = TOKEN_ENV) -> str | None:
+    """Return the bearer token from ``token_file`` or the environment, or None.
+
+    Parameters
+    ----------
+    token_file : str or pathlib.Path, optional
+        A file holding the token (surrounding whitespace is ignored).
+    token_env : str, default "EDGEML_SERVE_TOKEN"
+        The environment variable to read when no file is given.
+
+    Returns
+    -------
+    str or None
+        The token, or None when neither source holds one (the server is then open).
+
+    Raises
+    ------
+    ConfigError
+        When the file is empty or not UTF-8 text.
+    PathError
+        When the file cannot be read.
+
+    Examples
+    --------
+    >>> import os
+    >>> os.environ["EDGEML_DOC_TOKEN"] = "correct-horse-battery-staple"
+    >>> read_token(None, "EDGEML_DOC_TOKEN")
+    'correct-horse-battery-staple'
+    >>> read_token(None, "EDGEML_NO_SUCH_VARIABLE") is None
+    True
+    """
+    import os
+
+    from edgeml._io import read_file
+
+    if token_file is not None:
+        raw = read_file(token_file, owner="edgeml serve", argument="--token-file", max_bytes=4096)
+        try:
+            token = raw.decode("utf-8").strip()
+        except UnicodeDecodeError:
+            token = ""
+        if not token:
+            raise ConfigError(
+                f"--token-file {str(token_file)!r} holds no UTF-8 token. Fix: write one line, "
+                "e.g. python -c 'import secrets; print(secrets.token_urlsafe(32))' > FILE."
+            )
+        return token
+    value = os.environ.get(token_env, "").strip()
+    return value or None
 
 
 def load_reference(path: str | Path) -> np.ndarray:
@@ -58,9 +123,22 @@ def load_reference(path: str | Path) -> np.ndarray:
     """
     import numpy as np
 
+    from edgeml._io import checked_path, npy_fits
+    from edgeml.errors import PathError
+
+    try:  # refuses folders and FIFOs (np.load would block on a FIFO)
+        checked_path(path, owner="edgeml serve", argument="--reference")
+    except PathError as exc:
+        raise DataError(f"Cannot read the reference file {str(path)!r}: {exc}") from exc
     try:
+        with Path(path).open("rb") as handle:  # np.load allocates what a header declares
+            problem = npy_fits(handle.read(65536), Path(path).stat().st_size)
+        if problem is not None:
+            raise DataError(f"Cannot read the reference file {str(path)!r}: {problem}.")
         loaded = np.load(Path(path), allow_pickle=False)
-    except (OSError, ValueError, EOFError) as exc:
+    except DataError:
+        raise
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as exc:
         raise DataError(f"Cannot read the reference file {str(path)!r}: {exc}") from None
     if isinstance(loaded, np.ndarray):
         return loaded
@@ -75,6 +153,66 @@ def load_reference(path: str | Path) -> np.ndarray:
                 "or one called 'x' or 'reference'. Fix: np.savez(path, x=reference_inputs)."
             )
         return np.asarray(loaded[names[0]])
+
+
+def header_timeout_protocol(seconds: float) -> type:
+    """Return uvicorn's h11 protocol with a deadline for each request's headers.
+
+    uvicorn closes idle keep-alive connections, but a connection that sends nothing, or
+    half of a request line or headers, is kept open forever: enough of them exhaust the
+    server (slowloris). With this protocol such a connection is closed after ``seconds``:
+    counted from when it opens, and again from the end of each response. A request whose
+    headers arrived is never cut by it (its body has the app's own ``body_timeout``).
+
+    Parameters
+    ----------
+    seconds : float
+        The deadline.
+
+    Returns
+    -------
+    type
+        A subclass of ``uvicorn.protocols.http.h11_impl.H11Protocol``, for
+        ``uvicorn.run(app, http=...)``.
+
+    Examples
+    --------
+    >>> import uvicorn.protocols.http.h11_impl as h11_impl
+    >>> issubclass(header_timeout_protocol(10.0), h11_impl.H11Protocol)
+    True
+    """
+    from uvicorn.protocols.http.h11_impl import H11Protocol
+
+    class HeaderTimeoutH11Protocol(H11Protocol):  # type: ignore[misc]
+        _edgeml_timer: Any = None
+
+        def connection_made(self, transport: Any) -> None:
+            super().connection_made(transport)
+            self._arm_header_deadline()
+
+        def on_response_complete(self) -> None:
+            super().on_response_complete()
+            if not self.transport.is_closing():
+                self._arm_header_deadline()
+
+        def connection_lost(self, exc: Exception | None) -> None:
+            if self._edgeml_timer is not None:
+                self._edgeml_timer.cancel()
+            super().connection_lost(exc)
+
+        def _arm_header_deadline(self) -> None:
+            if self._edgeml_timer is not None:
+                self._edgeml_timer.cancel()
+            waiting_for = self.cycle
+
+            def expire() -> None:
+                idle = self.cycle is None or self.cycle.response_complete
+                if self.cycle is waiting_for and idle and not self.transport.is_closing():
+                    self.transport.close()  # no (new) request arrived in time
+
+            self._edgeml_timer = self.loop.call_later(seconds, expire)
+
+    return HeaderTimeoutH11Protocol
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -95,21 +233,42 @@ def _run(args: argparse.Namespace) -> int:
         options["dp_epsilon"] = args.dp_epsilon
     if args.feature_names is not None:
         options["feature_names"] = [n.strip() for n in args.feature_names.split(",")]
+    for option in ("body_timeout", "idle_timeout", "header_timeout"):
+        if not 0 < getattr(args, option) < 86400:
+            raise ConfigError(
+                f"--{option.replace('_', '-')} must be a positive number of seconds "
+                f"(below one day); got {getattr(args, option)}."
+            )
+    if args.limit_concurrency < 1:
+        raise ConfigError(f"--limit-concurrency must be >= 1; got {args.limit_concurrency}.")
+    token = read_token(args.token_file, args.token_env)
     app = create_app(
         model,
         reference=reference,
         name=args.name or Path(args.model).stem,
         max_body_bytes=args.max_body_bytes,
         max_batch=args.max_batch,
+        body_timeout=args.body_timeout,
+        auth_token=token,
         **options,
     )
-    if args.host not in _LOOPBACK:
+    if args.host not in _LOOPBACK and token is None:
         print(
-            f"edgeml serve: warning: listening on {args.host}, reachable from other machines; "
-            "put it behind an authenticating proxy.",
+            f"edgeml serve: warning: listening on {args.host}, reachable from other machines, "
+            f"without a token; set {args.token_env} or --token-file, or put it behind an "
+            "authenticating proxy.",
             file=sys.stderr,
         )
-    uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level, access_log=False)
+    uvicorn.run(
+        app,
+        host=args.host,
+        port=args.port,
+        log_level=args.log_level,
+        access_log=False,
+        timeout_keep_alive=args.idle_timeout,
+        limit_concurrency=args.limit_concurrency,
+        http=header_timeout_protocol(args.header_timeout),
+    )
     return 0
 
 
@@ -164,6 +323,40 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
         "--max-body-bytes", type=int, default=16 * 1024 * 1024, help="largest request body"
     )
     parser.add_argument("--max-batch", type=int, default=1024, help="most rows per request")
+    parser.add_argument(
+        "--body-timeout",
+        type=float,
+        default=30.0,
+        help="seconds a request body may take to arrive; slower uploads get 408 (default 30)",
+    )
+    parser.add_argument(
+        "--header-timeout",
+        type=float,
+        default=10.0,
+        help="seconds a connection may take to send a request's headers (default 10)",
+    )
+    parser.add_argument(
+        "--idle-timeout",
+        type=float,
+        default=5.0,
+        help="seconds an idle keep-alive connection stays open (default 5)",
+    )
+    parser.add_argument(
+        "--limit-concurrency",
+        type=int,
+        default=256,
+        help="most connections at once; more get 503 (default 256)",
+    )
+    parser.add_argument(
+        "--token-file",
+        help="file holding a bearer token required on /predict and /labels",
+    )
+    parser.add_argument(
+        "--token-env",
+        default=TOKEN_ENV,
+        help=f"environment variable holding the bearer token (default {TOKEN_ENV}); "
+        "used when --token-file is not given",
+    )
     parser.add_argument(
         "--log-level",
         default="info",

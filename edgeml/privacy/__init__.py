@@ -33,6 +33,7 @@ from edgeml.privacy.accounting import noise_multiplier as noise_multiplier
 from edgeml.privacy.accounting import steps_for_epochs as steps_for_epochs
 
 if TYPE_CHECKING:  # the lazy names, for type checkers and IDEs only
+    from edgeml.privacy._types import PrivateModel as PrivateModel
     from edgeml.privacy.dpsgd import PrivacyState as PrivacyState
     from edgeml.privacy.dpsgd import make_private as make_private
     from edgeml.privacy.dpsgd import poisson_batches as poisson_batches
@@ -50,6 +51,7 @@ if TYPE_CHECKING:  # the lazy names, for type checkers and IDEs only
 # Names imported on first use: name -> defining module. DP-SGD needs TensorFlow.
 _LAZY: dict[str, str] = {
     "PrivacyState": "edgeml.privacy.dpsgd",
+    "PrivateModel": "edgeml.privacy._types",
     "make_private": "edgeml.privacy.dpsgd",
     "poisson_batches": "edgeml.privacy.dpsgd",
     "validate_model": "edgeml.privacy.dpsgd",

@@ -111,13 +111,15 @@ class Guarantee:
             "rdp": "Rényi DP accounting",
             "pld": "privacy loss distributions",
             "composition": "dp-accounting plus basic composition of stated (epsilon, delta) pairs",
+            "zcdp": "zero-concentrated DP, converted with the Canonne-Kamath-Steinke bound",
         }
         parts.append(f"Computed with {names.get(self.accountant, self.accountant)}.")
         if self.noise_seeded:
             parts.append(
                 "Warning: the noise was generated from a seed chosen by the user "
-                "(insecure_noise_seed); the guarantee does not hold against anyone who "
-                "knows the seed, who can regenerate the noise and remove it."
+                "(insecure_noise_seed, or a seed given for a release's noise); the "
+                "guarantee does not hold against anyone who knows the seed, who can "
+                "regenerate the noise and remove it."
             )
         if self.sampling == "shuffle":
             parts.append(

@@ -24,7 +24,6 @@ from typing import Any, cast
 
 import numpy as np
 
-from edgeml._typing import KerasModel, PrivateModel
 from edgeml.errors import ConfigError, PrivacyBudgetExceeded, invalid_argument
 from edgeml.privacy import _ghost
 from edgeml.privacy import accounting as _accounting
@@ -34,8 +33,10 @@ from edgeml.privacy._keras import flavor_of
 from edgeml.privacy._sampling import poisson_batches
 from edgeml.privacy._state import PrivacyState
 from edgeml.privacy._step import _make_train_step
+from edgeml.privacy._types import PrivateModel
 from edgeml.privacy._validation import validate_model
 from edgeml.privacy.accounting import Accountant, Ledger
+from edgeml.typing import KerasModel
 
 __all__ = [
     "PrivacyState",
@@ -143,7 +144,7 @@ def make_private(
     -------
     keras.Model
         ``model``, with a private ``train_step``, a Poisson-sampling ``fit`` and a
-        ``privacy`` attribute; typed as :class:`edgeml._typing.PrivateModel` so that IDEs
+        ``privacy`` attribute; typed as :class:`edgeml.privacy.PrivateModel` so that IDEs
         know about ``model.privacy``.
 
     Raises

@@ -17,7 +17,7 @@ from pathlib import Path
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
-from edgeml._io import atomic_write
+from edgeml._io import atomic_write, path_error, read_file
 from edgeml.errors import ConfigError, invalid_argument
 from edgeml.security._keys import (
     AnyKey,
@@ -89,6 +89,9 @@ def save_key(path: str | os.PathLike[str], key: AnyKey, *, overwrite: bool = Fal
     ------
     ConfigError
         When ``path`` exists and ``overwrite`` is false, or ``key`` has another type.
+    PathError
+        When the folder does not exist or cannot be written (permissions, read-only or
+        full disk).
 
     Examples
     --------
@@ -101,6 +104,8 @@ def save_key(path: str | os.PathLike[str], key: AnyKey, *, overwrite: bool = Fal
     True
     """
     content, mode = _key_file_content(key)
+    if not isinstance(path, (str, os.PathLike)):
+        raise invalid_argument("save_key", "path", path, "a path (str or os.PathLike)")
     target = Path(path)
     if not overwrite and target.exists():
         raise invalid_argument(
@@ -118,6 +123,12 @@ def save_key(path: str | os.PathLike[str], key: AnyKey, *, overwrite: bool = Fal
         raise invalid_argument(
             "save_key", "path", str(target), "a path that does not exist yet"
         ) from exc
+    except ValueError as exc:  # a NUL byte in the path
+        raise invalid_argument("save_key", "path", str(target), "a valid file path") from exc
+    except OSError as exc:  # missing folder, no permission, read-only or full disk
+        raise path_error(
+            "save_key", "path", target, exc, "a new file in a writable folder", writing=True
+        ) from None
 
 
 def load_key(path: str | os.PathLike[str]) -> AnyKey:
@@ -137,6 +148,9 @@ def load_key(path: str | os.PathLike[str]) -> AnyKey:
     ------
     ConfigError
         When the file is not one of those key formats.
+    PathError
+        When the path does not exist, is not a regular file, cannot be read, or is
+        larger than 1 MiB (no key file is).
 
     Examples
     --------
@@ -148,8 +162,8 @@ def load_key(path: str | os.PathLike[str]) -> AnyKey:
     >>> key_id(load_key(path)) == key_id(private_key)
     True
     """
-    target = Path(path)
-    content = target.read_bytes()
+    content = read_file(path, owner="load_key", expected="a readable key file", max_bytes=1 << 20)
+    target = Path(path)  # read_file accepted it, so it is a path
     expected = "a PEM file holding an edgeml secret key or an Ed25519 key"
     text = content.decode("ascii", "replace")
     if f"-----BEGIN {_SECRET_PEM_LABEL}-----" in text:

@@ -113,7 +113,7 @@ def test_bad_values_get_edgeml_errors() -> None:
         PageHinkley().update(float("inf"))
     with pytest.raises(DataError, match="1-D"):
         ADWIN().update_many(np.zeros((3, 2)))
-    with pytest.raises(DataError, match="needs a number"):
+    with pytest.raises(DataError, match="needs a real number"):
         ADWIN().update("x")  # type: ignore[arg-type]
     assert ADWIN().update_many([]).tolist() == []
 

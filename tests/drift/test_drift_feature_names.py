@@ -64,3 +64,13 @@ def test_sketches_keep_the_column_names_through_bytes_and_tests(
     )
     view = sketch._repr_html_()
     assert all(f"<td>{name}</td>" in view for name in NAMES)
+
+
+def test_histogram_fit_names_array_columns(frames: tuple[object, object]) -> None:
+    reference, current = frames
+    array = reference.to_numpy()  # type: ignore[attr-defined]
+    sketch = Histogram.fit(array, feature_names=NAMES)
+    assert sketch == Histogram.fit(reference)
+    assert [r.feature for r in psi(sketch, sketch.empty().update(current))] == NAMES
+    with pytest.raises(ValueError, match="feature_names"):
+        Histogram.fit(array, feature_names=NAMES[:2])

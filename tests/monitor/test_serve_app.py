@@ -80,7 +80,7 @@ def test_npy_body_and_a_single_unbatched_sample(client: TestClient, classifier: 
 @pytest.mark.parametrize(
     ("body", "headers", "status", "message"),
     [
-        (b"{not json", {"Content-Type": "application/json"}, 400, "not valid JSON"),
+        (b"{not json", {"Content-Type": "application/json"}, 400, "invalid JSON"),
         (json.dumps({"inputs": [[1, 2, 3]]}).encode(), {}, 422, "expects (batch, 4)"),
         (json.dumps({"inputs": [[1, 2, "x", 4]]}).encode(), {}, 422, "numbers only"),
         (json.dumps({"inputs": [[1, 2], [3]]}).encode(), {}, 422, "rectangular"),

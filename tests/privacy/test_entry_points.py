@@ -90,9 +90,10 @@ def test_every_tensorflow_entry_point_says_which_extra_to_install(tmp_path: Path
 
 
 def test_make_private_and_convert_carry_types_an_ide_can_use() -> None:
-    from edgeml._typing import ConvertibleModel, KerasModel, PrivateModel
     from edgeml.conversion.converter import convert
+    from edgeml.privacy import PrivateModel
     from edgeml.privacy.dpsgd import make_private
+    from edgeml.typing import ConvertibleModel, KerasModel
 
     hints = typing.get_type_hints(make_private)
     assert hints["model"] is KerasModel

@@ -209,3 +209,56 @@ def test_load_key_rejects_other_files(tmp_path: Path) -> None:
     )
     with pytest.raises(ConfigError, match="Ed25519 only"):
         load_key(tmp_path / "ec.pem")
+
+
+# --- issue 15: key files on paths that cannot be used raise edgeml errors -----------------
+@pytest.mark.parametrize(
+    ("make", "problem"),
+    [
+        (lambda p: p / "missing.pem", "does not exist"),
+        (lambda p: p, "is a folder"),
+        (lambda p: Path("/dev/null"), "not a regular file"),
+    ],
+)
+def test_load_key_on_a_path_that_is_no_key_file_raises_path_error(
+    tmp_path: Path, make: object, problem: str
+) -> None:
+    from edgeml.errors import EdgeMLError, PathError
+
+    path = make(tmp_path)  # type: ignore[operator]
+    with pytest.raises(PathError, match=problem) as info:
+        load_key(path)
+    assert isinstance(info.value, EdgeMLError)
+    assert isinstance(info.value, OSError)
+    assert "load_key" in str(info.value)
+
+
+def test_load_key_on_a_fifo_does_not_block(tmp_path: Path) -> None:
+    import os
+
+    from edgeml.errors import PathError
+
+    os.mkfifo(tmp_path / "key.pipe")
+    with pytest.raises(PathError, match="FIFO"):
+        load_key(tmp_path / "key.pipe")
+
+
+@pytest.mark.parametrize("bad", [None, 5, b"\0", "a\0b"])
+def test_key_functions_refuse_non_paths_with_config_error(bad: object) -> None:
+    with pytest.raises(ConfigError):
+        load_key(bad)  # type: ignore[arg-type]
+    if not isinstance(bad, bytes):
+        with pytest.raises(ConfigError):
+            save_key(bad, generate_key())  # type: ignore[arg-type]
+
+
+def test_save_key_into_a_missing_or_unwritable_folder_raises_path_error(tmp_path: Path) -> None:
+    from edgeml.errors import PathError
+
+    with pytest.raises(PathError, match="folder that does not exist") as info:
+        save_key(tmp_path / "no" / "k.pem", generate_key())
+    assert info.value.filename == str(tmp_path / "no" / "k.pem")
+    # /proc refuses new files even for root (the tests may run as root, for whom
+    # permission bits do not stop writes)
+    with pytest.raises(PathError):
+        save_key(Path("/proc/edgeml-test.pem"), generate_key())

@@ -33,7 +33,13 @@ MAX_EXPECTED_NOISE_TVD = 0.5
 
 class _Ledger(Protocol):
     def record(
-        self, *, name: str, event: dp_accounting.DpEvent, epsilon: float, delta: float
+        self,
+        *,
+        name: str,
+        event: dp_accounting.DpEvent,
+        epsilon: float,
+        delta: float,
+        noise_seeded: bool = ...,
     ) -> Any: ...
 
 
@@ -181,7 +187,9 @@ def synthesize(
         (budget exceeded) nothing is released.
     seed : int or numpy.random.Generator, optional
         For tests and reproducible examples only; by default the noise is seeded from
-        the operating system's CSPRNG.
+        the operating system's CSPRNG. A seed makes the noise reproducible, so the
+        report's guarantee records ``noise_seeded=True``: it does not hold against anyone
+        who knows the seed.
     target : str, optional
         A modelled column to predict in the train-on-synthetic / test-on-real measure.
     domains : mapping of str to sequence, optional
@@ -293,6 +301,7 @@ def synthesize(
             event=mst_event(scales),
             epsilon=zcdp_epsilon(rho, delta),
             delta=delta,
+            noise_seeded=seed is not None,
         )
 
     # 1. noisy 1-way marginals, 2. compression, 3. private tree, 4. noisy 2-way marginals
@@ -324,6 +333,7 @@ def synthesize(
             accountant="zcdp",
             sampling="composed",
             releases=3,
+            noise_seeded=seed is not None,
         ),
         scales=scales,
         tree=tuple((names[a], names[b]) for a, b in edges),

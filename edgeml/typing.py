@@ -2,12 +2,12 @@
 
 Keras (3 and tf-keras) ships without complete type information, so edgeml's functions
 describe what they need of a model as :class:`typing.Protocol` classes: any Keras model
-matches them, and the result of ``make_private`` is known to have ``privacy``. Nothing
-here imports TensorFlow.
+matches them. The result of ``make_private`` is :class:`edgeml.privacy.PrivateModel`,
+which also has ``privacy``. Nothing here imports TensorFlow.
 
 Examples
 --------
->>> from edgeml._typing import KerasModel
+>>> from edgeml.typing import KerasModel
 >>> class Toy:
 ...     trainable_weights: list = []
 ...     layers: list = []
@@ -27,12 +27,9 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, Protocol, TypeAlias, runtime_checkable
+from typing import Any, Protocol, TypeAlias, runtime_checkable
 
-if TYPE_CHECKING:
-    from edgeml.privacy.dpsgd import PrivacyState
-
-__all__ = ["ConvertibleModel", "KerasModel", "PrivateModel"]
+__all__ = ["ConvertibleModel", "KerasModel"]
 
 
 @runtime_checkable
@@ -70,13 +67,6 @@ class KerasModel(Protocol):
 
     def save(self, *args: Any, **kwargs: Any) -> Any:
         """Save the model."""
-
-
-@runtime_checkable
-class PrivateModel(KerasModel, Protocol):
-    """A Keras model returned by ``edgeml.privacy.make_private``: it also has ``privacy``."""
-
-    privacy: PrivacyState
 
 
 #: What ``edgeml.convert`` takes: a Keras model, a SavedModel directory, or a
