@@ -85,6 +85,14 @@ class FeatureDrift:
         edge, the inner bins, above the last). Categorical features: ``categories`` and
         the two count lists. Read from the deciding result's ``details``, where
         :func:`compare` stores them (a few numbers per feature).
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> ref, cur = {"age": np.arange(100.0)}, {"age": np.arange(100.0) + 50}
+        >>> binned = compare(ref, cur, bins=4)["age"].distribution
+        >>> binned["edges"], binned["reference_counts"], binned["current_counts"]
+        ([0.0, 24.75, 49.5, 74.25, 99.0], [0, 25, 25, 25, 25, 0], [0, 0, 0, 25, 25, 50])
         """
         return binned(self.result.details)
 

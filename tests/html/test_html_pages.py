@@ -271,6 +271,20 @@ def test_drift_severity_bars_are_statistic_over_threshold_capped_at_10() -> None
     assert [r["fill"] for r in rects] == ["#d62728", "#d62728", "#1f77b4"]
 
 
+def test_a_wide_drift_report_draws_12_features_and_says_so() -> None:
+    from edgeml.drift import compare
+
+    rng = np.random.default_rng(6)
+    wide = {f"f{j:02d}": rng.normal(size=3000) for j in range(15)}
+    shifted = {name: values + 0.25 * j for j, (name, values) in enumerate(wide.items())}
+    view = compare(wide, shifted)._repr_html_()
+    assert view.count("<figure>") == 12
+    assert "3 more features not drawn" in view
+    # The 12 drawn are the worst: the three least shifted columns are left out.
+    drawn = re.findall(r"<figcaption>(f\d\d):", view)
+    assert sorted(drawn) == [f"f{j:02d}" for j in range(3, 15)]
+
+
 def test_conversion_size_bars_are_proportional_to_the_bytes() -> None:
     report = conversion_report()
     assert report.card_bytes > 0
