@@ -237,14 +237,14 @@ class DriftReport:
 
     def _html_sections(self, charts: int = 12) -> list[str]:
         worst = self.worst(30)
+        which = "per feature" if len(worst) == len(self) else f"of the {len(worst)} worst features"
         parts = [
             html_table(list(self._HEADERS), self._rows(), caption=self._summary()),
             bar_chart(
                 [f.feature for f in worst],
                 [s if s < _SEVERITY_CAP else _SEVERITY_CAP for s in map(_severity, worst)],
                 threshold=1.0,
-                title=f"Severity of the {len(worst)} worst features "
-                f"(1 = drift boundary, capped at {_SEVERITY_CAP:g})",
+                title=f"Severity {which} (1 = drift boundary, capped at {_SEVERITY_CAP:g})",
             ),
         ]
         plotted = [f for f in self.worst(len(self.features)) if f.distribution is not None]
