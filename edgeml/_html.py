@@ -171,6 +171,7 @@ def distribution_chart(
     height: int = 150,
     range_labels: tuple[str, str] | None = None,
     density: bool = False,
+    bin_labels: Sequence[str] | None = None,
 ) -> str:
     """Draw one or two histograms over the same bins as an inline SVG string.
 
@@ -197,6 +198,9 @@ def distribution_chart(
         distribution binned at its quantiles); by default every bin is drawn equally
         wide with height ``share``, which shows how a sample fills a reference's
         quantile bins.
+    bin_labels : sequence of str, optional
+        One text per bin, drawn under its middle (shortened to fit) instead of the
+        range labels, e.g. the categories of a few-valued feature.
 
     Returns
     -------
@@ -250,9 +254,15 @@ def distribution_chart(
         body.append(
             f'<path d="{path(shares[1])}" fill="none" stroke="{_BLUE}" stroke-width="1.5"/>'
         )
-    low, high = range_labels or (_number(bounds[0]), _number(bounds[-1]))
-    body.append(_text(left, height - 4, str(low)[:24], size=10))
-    body.append(_text(width - left, height - 4, str(high)[:24], anchor="end", size=10))
+    if bin_labels is not None and len(bin_labels) == k:
+        room = max(1, int((xs[1] - xs[0]) / 6))  # about 6 px per character at size 10
+        for i, label in enumerate(bin_labels):
+            middle = (xs[i] + xs[i + 1]) / 2
+            body.append(_text(middle, height - 4, str(label)[:room], anchor="middle", size=10))
+    else:
+        low, high = range_labels or (_number(bounds[0]), _number(bounds[-1]))
+        body.append(_text(left, height - 4, str(low)[:24], size=10))
+        body.append(_text(width - left, height - 4, str(high)[:24], anchor="end", size=10))
     return _svg(width, height, title or "distribution", body)
 
 
@@ -313,7 +323,8 @@ def category_chart(
     """Draw category shares of one or two samples as an inline SVG string.
 
     Categories are ordered by their combined count, most frequent first; at most
-    ``limit`` are drawn (the first and last drawn are named under the axis).
+    ``limit`` are drawn. Up to 12 are each named under their bin; with more, the first
+    and last drawn are named.
 
     Parameters
     ----------
@@ -336,7 +347,7 @@ def category_chart(
     Examples
     --------
     >>> svg = category_chart(["a", "b", "c"], [5, 1, 3], [4, 2, 3], title="ward")
-    >>> svg.count("<path"), ">a</text>" in svg and ">b</text>" in svg
+    >>> svg.count("<path"), all(f">{c}</text>" in svg for c in "abc")
     (2, True)
     """
     other = current if current is not None else [0.0] * len(reference)
@@ -352,6 +363,7 @@ def category_chart(
         [current[i] for i in order] if current is not None else None,
         title=title,
         range_labels=(str(categories[order[0]]), str(categories[order[-1]])),
+        bin_labels=[str(categories[i]) for i in order] if len(order) <= 12 else None,
     )
 
 

@@ -144,7 +144,7 @@ class DriftResult:
         ]
         rows += [[key, _detail_cell(value)] for key, value in self.details.items()]
         shown = [row for row in rows if row[1] is not None or row[0] == "p-value"]
-        table = html_table(["", ""], shown, caption="Drift test")
+        table = html_table(["field", "value"], shown, caption="Drift test")
         data = binned(self.details)
         return table + (binned_chart(data, self.feature or self.method) if data else "")
 

@@ -356,6 +356,7 @@ def test_drift_result_view_lists_the_decision_and_draws_the_bins() -> None:
     view = psi(a, b)._repr_html_()
     parse(view)
     assert "<td>method</td><td>psi</td>" in view
+    assert "<th>field</th><th>value</th>" in view
     assert "statistic &gt;= threshold" in view
     assert view.count("<svg") == 1
     ks_view = ks(a, b)._repr_html_()
@@ -363,6 +364,7 @@ def test_drift_result_view_lists_the_decision_and_draws_the_bins() -> None:
     assert "<svg" not in ks_view  # KS keeps no bins
     categories = chi2(np.array(["a", "b"] * 50), np.array(["a", "a", "b"] * 30))._repr_html_()
     assert categories.count("<svg") == 1
+    assert ">a</text>" in categories and ">b</text>" in categories  # each category named
 
 
 def test_detector_view_shows_parameters_and_state() -> None:
