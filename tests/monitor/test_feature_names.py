@@ -206,3 +206,21 @@ def test_edgeml_serve_feature_names_label_the_metrics(served: str) -> None:
     metrics = httpx.get(f"{served}/metrics", timeout=30).text
     _check_labels(_psi_by_feature(metrics), NAMES)
     assert 'feature="x2"' not in metrics
+
+
+def test_edgeml_serve_refuses_a_wrong_number_of_names(
+    tmp_path: Path,
+    classifier_path: Path,
+    reference: np.ndarray,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    pytest.importorskip("uvicorn")
+    pytest.importorskip("fastapi")
+    from edgeml.cli import main
+
+    np.save(tmp_path / "reference.npy", reference)
+    args = ["serve", str(classifier_path), "--reference", str(tmp_path / "reference.npy")]
+    assert main([*args, "--feature-names", "heart_rate,age"]) == 1
+    err = capsys.readouterr().err
+    assert "feature_names" in err
+    assert "4 distinct names" in err
