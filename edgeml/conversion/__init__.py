@@ -1,6 +1,7 @@
 """Conversion of Keras models, SavedModels and tf.functions to TensorFlow Lite / LiteRT.
 
 ``convert`` quantizes (dynamic, float16, int8, int16x8) and checks what came out;
+``to_trainable`` exports a model that trains on the device through LiteRT;
 ``quantize_aware``, ``prune``, ``cluster`` and ``strip`` wrap tensorflow-model-optimization
 for tf-keras and Keras 3 models alike; ``read_metadata`` reads the JSON documents stored
 inside a ``.tflite`` file. Importing this package is cheap: TensorFlow is imported on
@@ -33,6 +34,7 @@ if TYPE_CHECKING:  # pragma: no cover - names for type checkers and IDEs only
         strip,
     )
     from edgeml.conversion.report import ConversionReport, TensorInfo
+    from edgeml.conversion.trainable import to_trainable
 
 _LAZY: dict[str, str] = {
     "Comparison": "edgeml.conversion.evaluation",
@@ -49,6 +51,7 @@ _LAZY: dict[str, str] = {
     "quantize_aware": "edgeml.conversion.optimize",
     "read_metadata": "edgeml.conversion.metadata",
     "strip": "edgeml.conversion.optimize",
+    "to_trainable": "edgeml.conversion.trainable",
 }
 
 __all__ = [
@@ -66,6 +69,7 @@ __all__ = [
     "quantize_aware",
     "read_metadata",
     "strip",
+    "to_trainable",
 ]
 
 

@@ -25,6 +25,7 @@ from edgeml.runtime._model import load as load
 from edgeml.runtime._specs import Quantization as Quantization
 from edgeml.runtime._specs import Signature as Signature
 from edgeml.runtime._specs import TensorSpec as TensorSpec
+from edgeml.runtime._training import TrainingHistory as TrainingHistory
 
 __all__ = [
     "BenchmarkResult",
@@ -33,6 +34,7 @@ __all__ = [
     "Quantization",
     "Signature",
     "TensorSpec",
+    "TrainingHistory",
     "inspect_model",
     "load",
 ]

@@ -19,6 +19,7 @@ from edgeml.runtime._benchmark import BenchmarkResult, run_benchmark
 from edgeml.runtime._interpreter import build_plans, check_num_threads, make_interpreter
 from edgeml.runtime._plan import Plan
 from edgeml.runtime._specs import Signature, TensorSpec
+from edgeml.runtime._training import TrainingMixin  # on-device training (issue 14)
 
 __all__ = ["EdgeModel", "load"]
 
@@ -134,7 +135,7 @@ def load(
     return EdgeModel._from_bytes(content, path, num_threads, backend, nonfinite, None)
 
 
-class EdgeModel:
+class EdgeModel(TrainingMixin):
     """A loaded ``.tflite`` model: validated inputs, float I/O, any batch size.
 
     Create it with :func:`load`. ``predict`` takes real-valued inputs even when the
@@ -204,7 +205,7 @@ class EdgeModel:
         self._nonfinite = nonfinite
         self._interpreter = interpreter
         self._plans = build_plans(interpreter, content)
-        self._default = next(
+        self._default = self._plans.get("infer") or next(  # trainable models: "infer"
             (p for p in self._plans.values() if p.subgraph == 0),
             next(iter(self._plans.values())),
         )
