@@ -29,7 +29,15 @@ from pathlib import Path
 from edgeml._io import atomic_write
 from edgeml.errors import invalid_argument
 
-__all__ = ["bar_chart", "distribution_chart", "page", "write_page"]
+__all__ = [
+    "bar_chart",
+    "category_chart",
+    "chart_grid",
+    "distribution_chart",
+    "histogram_charts",
+    "page",
+    "write_page",
+]
 
 _CSS = """
 body { font-family: system-ui, -apple-system, "Segoe UI", Roboto, sans-serif; margin: 2rem auto;
@@ -43,6 +51,7 @@ caption { caption-side: top; text-align: left; font-weight: 600; padding: .3rem 
 .edgeml-charts { display: flex; flex-wrap: wrap; gap: 1rem; }
 .edgeml-charts figure { margin: 0; }
 figcaption { font-size: .8rem; color: #57606a; }
+.edgeml-note { font-size: .85rem; color: #57606a; }
 footer { margin-top: 3rem; font-size: .8rem; color: #57606a; }
 """
 
@@ -160,6 +169,9 @@ def distribution_chart(
     title: str = "",
     width: int = 300,
     height: int = 150,
+    range_labels: tuple[str, str] | None = None,
+    density: bool = False,
+    bin_labels: Sequence[str] | None = None,
 ) -> str:
     """Draw one or two histograms over the same bins as an inline SVG string.
 
@@ -178,6 +190,17 @@ def distribution_chart(
         Accessible title, shown above the chart.
     width, height : int
         Size in pixels.
+    range_labels : tuple of str, optional
+        Texts under the first and last bin instead of the outer edges (e.g. category
+        names, or ``"< 0"`` for an open bin).
+    density : bool, default False
+        Draw bins at their true widths with heights ``share / width`` (the shape of a
+        distribution binned at its quantiles); by default every bin is drawn equally
+        wide with height ``share``, which shows how a sample fills a reference's
+        quantile bins.
+    bin_labels : sequence of str, optional
+        One text per bin, drawn under its middle (shortened to fit) instead of the
+        range labels, e.g. the categories of a few-valued feature.
 
     Returns
     -------
@@ -208,16 +231,20 @@ def distribution_chart(
         shares.append([c / total for c in numbers])
     top, bottom, left = 20.0, 18.0, 4.0
     plot_w, plot_h = width - 2 * left, height - top - bottom
+    span = bounds[-1] - bounds[0]
+    if density and math.isfinite(span):
+        xs = [left + plot_w * (b - bounds[0]) / span for b in bounds]
+        widths = [b - a for a, b in itertools.pairwise(bounds)]
+        shares = [[s / w for s, w in zip(row, widths, strict=True)] for row in shares]
+    else:
+        xs = [left + plot_w * i / k for i in range(k + 1)]
     peak = max(max(s) for s in shares) or 1.0
-    # Bins are drawn with equal widths: quantile bins of skewed data would otherwise be
-    # slivers. The axis labels give the real range.
 
     def path(values: list[float]) -> str:
-        step = plot_w / k
         points = [f"M{left:.1f},{top + plot_h:.1f}"]
         for i, value in enumerate(values):
             y = top + plot_h * (1 - value / peak)
-            points.append(f"L{left + i * step:.1f},{y:.1f}L{left + (i + 1) * step:.1f},{y:.1f}")
+            points.append(f"L{xs[i]:.1f},{y:.1f}L{xs[i + 1]:.1f},{y:.1f}")
         points.append(f"L{left + plot_w:.1f},{top + plot_h:.1f}")
         return "".join(points)
 
@@ -227,9 +254,213 @@ def distribution_chart(
         body.append(
             f'<path d="{path(shares[1])}" fill="none" stroke="{_BLUE}" stroke-width="1.5"/>'
         )
-    body.append(_text(left, height - 4, _number(bounds[0]), size=10))
-    body.append(_text(width - left, height - 4, _number(bounds[-1]), anchor="end", size=10))
+    if bin_labels is not None and len(bin_labels) == k:
+        room = max(1, int((xs[1] - xs[0]) / 6))  # about 6 px per character at size 10
+        for i, label in enumerate(bin_labels):
+            middle = (xs[i] + xs[i + 1]) / 2
+            body.append(_text(middle, height - 4, str(label)[:room], anchor="middle", size=10))
+    else:
+        low, high = range_labels or (_number(bounds[0]), _number(bounds[-1]))
+        body.append(_text(left, height - 4, str(low)[:24], size=10))
+        body.append(_text(width - left, height - 4, str(high)[:24], anchor="end", size=10))
     return _svg(width, height, title or "distribution", body)
+
+
+def _sketch_bins(
+    edges: Sequence[float], series: Sequence[Sequence[float]]
+) -> tuple[list[float], list[list[float]], tuple[str, str]]:
+    """Turn sketch bins (``below``, inner bins, ``above``) into strictly increasing bins.
+
+    Zero-width inner bins (tied quantiles) join their left neighbour; the open bins
+    below and above the edges are drawn, one mean bin width wide, only when a series
+    has values there, and the axis then says ``< low`` / ``> high``.
+    """
+    bounds = [float(e) for e in edges]
+    inner = [[float(c) for c in counts[1:-1]] for counts in series]
+    kept_edges = [bounds[0]]
+    kept: list[list[float]] = [[] for _ in series]
+    pending = [0.0 for _ in series]  # zero-width bins before the first proper one
+    for k in range(len(bounds) - 1):
+        for s, counts in enumerate(inner):
+            if bounds[k + 1] > kept_edges[-1]:
+                kept[s].append(counts[k] + pending[s])
+                pending[s] = 0.0
+            elif kept[s]:
+                kept[s][-1] += counts[k]
+            else:
+                pending[s] += counts[k]
+        if bounds[k + 1] > kept_edges[-1]:
+            kept_edges.append(bounds[k + 1])
+    if len(kept_edges) == 1:  # a constant feature: one bin around its value
+        kept_edges = [bounds[0] - 0.5, bounds[0] + 0.5]
+        kept = [[p] for p in pending]
+    step = (kept_edges[-1] - kept_edges[0]) / (len(kept_edges) - 1)
+    if not (math.isfinite(step) and math.isfinite(abs(kept_edges[0]) + abs(kept_edges[-1]) + step)):
+        kept_edges = [float(i) for i in range(len(kept_edges))]  # extreme values: bin ranks
+        step = 1.0
+    low, high = _number(bounds[0]), _number(bounds[-1])
+    if any(float(counts[0]) > 0 for counts in series):
+        kept_edges.insert(0, kept_edges[0] - step)
+        for out, original in zip(kept, series, strict=True):
+            out.insert(0, float(original[0]))
+        low = f"< {low}"
+    if any(float(counts[-1]) > 0 for counts in series):
+        kept_edges.append(kept_edges[-1] + step)
+        for out, original in zip(kept, series, strict=True):
+            out.append(float(original[-1]))
+        high = f"> {high}"
+    return kept_edges, kept, (low, high)
+
+
+def category_chart(
+    categories: Sequence[object],
+    reference: Sequence[float],
+    current: Sequence[float] | None = None,
+    *,
+    title: str = "",
+    limit: int = 60,
+) -> str:
+    """Draw category shares of one or two samples as an inline SVG string.
+
+    Categories are ordered by their combined count, most frequent first; at most
+    ``limit`` are drawn. Up to 12 are each named under their bin; with more, the first
+    and last drawn are named.
+
+    Parameters
+    ----------
+    categories : sequence
+        Category values (shown as text).
+    reference : sequence of float
+        Counts per category.
+    current : sequence of float, optional
+        Counts of a second sample per category.
+    title : str, default ""
+        Accessible title, shown above the chart.
+    limit : int, default 60
+        Most categories drawn.
+
+    Returns
+    -------
+    str
+        An ``<svg>`` element.
+
+    Examples
+    --------
+    >>> svg = category_chart(["a", "b", "c"], [5, 1, 3], [4, 2, 3], title="ward")
+    >>> svg.count("<path"), all(f">{c}</text>" in svg for c in "abc")
+    (2, True)
+    """
+    other = current if current is not None else [0.0] * len(reference)
+    if not (len(categories) == len(reference) == len(other)) or not categories:
+        raise invalid_argument(
+            "category_chart", "reference", reference, "one count per category (at least one)"
+        )
+    order = sorted(range(len(categories)), key=lambda i: -(float(reference[i]) + float(other[i])))
+    order = order[: max(1, limit)]
+    return distribution_chart(
+        list(range(len(order) + 1)),
+        [reference[i] for i in order],
+        [current[i] for i in order] if current is not None else None,
+        title=title,
+        range_labels=(str(categories[order[0]]), str(categories[order[-1]])),
+        bin_labels=[str(categories[i]) for i in order] if len(order) <= 12 else None,
+    )
+
+
+def chart_grid(figures: Sequence[tuple[str, str]], *, hidden: int = 0, what: str = "") -> str:
+    """Lay out ``(svg, caption)`` figures in a wrapping row; say how many were left out.
+
+    Parameters
+    ----------
+    figures : sequence of (str, str)
+        An ``<svg>`` element and a plain-text caption (escaped) each.
+    hidden : int, default 0
+        How many more figures exist but are not drawn.
+    what : str, default ""
+        What the figures show, for the note about hidden ones (e.g. ``"features"``).
+
+    Returns
+    -------
+    str
+        A ``<div class="edgeml-charts">`` fragment.
+
+    Examples
+    --------
+    >>> grid = chart_grid([(bar_chart(["a"], [1.0]), "a")], hidden=3, what="features")
+    >>> grid.count("<figure>"), "3 more features" in grid
+    (1, True)
+    """
+    cells = "".join(
+        f"<figure>{svg}<figcaption>{html.escape(caption)}</figcaption></figure>"
+        for svg, caption in figures
+    )
+    note = (
+        f'<p class="edgeml-note">{hidden} more {html.escape(what or "charts")} not drawn '
+        "(the tables list all of them).</p>"
+        if hidden > 0
+        else ""
+    )
+    return f'<div class="edgeml-charts">{cells}</div>{note}'
+
+
+def histogram_charts(
+    names: Sequence[str],
+    edges: Sequence[Sequence[float]],
+    reference: Sequence[Sequence[float]],
+    current: Sequence[Sequence[float]] | None = None,
+    *,
+    limit: int = 12,
+) -> str:
+    """Draw per-feature distributions of histogram sketches (one chart per feature).
+
+    The layout is that of :class:`edgeml.drift.Histogram`: ``bins + 1`` edges per
+    feature and ``bins + 2`` counts (below the first edge, the inner bins, above the
+    last edge). Bins are drawn at their true widths as densities; tied edges are
+    merged; open bins are drawn only when they hold values, one mean bin width wide.
+
+    Parameters
+    ----------
+    names : sequence of str
+        Feature names.
+    edges : sequence of sequences of float
+        Non-decreasing edges per feature.
+    reference : sequence of sequences of float
+        Counts per feature (grey area).
+    current : sequence of sequences of float, optional
+        Counts of a second sample over the same bins (blue outline).
+    limit : int, default 12
+        Draw at most this many features (the first ones); a note gives the rest.
+
+    Returns
+    -------
+    str
+        A :func:`chart_grid` fragment.
+
+    Examples
+    --------
+    >>> grid = histogram_charts(["age"], [[0, 1, 1, 2]], [[0, 3, 0, 5, 0]], [[1, 2, 0, 4, 2]])
+    >>> grid.count("<svg"), "&lt; 0" in grid, "&gt; 2" in grid
+    (1, True, True)
+    """
+    figures = []
+    for j, name in enumerate(names[:limit]):
+        series = [reference[j]] + ([current[j]] if current is not None else [])
+        if any(len(counts) != len(edges[j]) + 1 for counts in series):
+            raise invalid_argument(
+                "histogram_charts", "reference", series, "len(edges) + 1 counts per feature"
+            )
+        bounds, counts, labels = _sketch_bins(edges[j], series)
+        svg = distribution_chart(
+            bounds,
+            counts[0],
+            counts[1] if current is not None else None,
+            title=str(name),
+            range_labels=labels,
+            density=True,
+        )
+        totals = " vs ".join(f"{int(sum(float(c) for c in s)):,}" for s in series)
+        figures.append((svg, f"{name}: {totals} values"))
+    return chart_grid(figures, hidden=max(0, len(names) - limit), what="features")
 
 
 def page(title: str, sections: Sequence[str], *, footer: str = "") -> str:

@@ -6,12 +6,15 @@ import dataclasses
 import datetime as _dt
 import hashlib
 import json
+import os
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 from typing import Any, Protocol
 
 from edgeml import __version__
 from edgeml._display import to_jsonable
-from edgeml.card._render import card_html, card_markdown
+from edgeml._html import write_page
+from edgeml.card._render import card_html, card_markdown, outline
 from edgeml.card._scope import build_scope, check_scope
 from edgeml.errors import ModelFormatError, invalid_argument
 from edgeml.privacy.scope import Protection
@@ -511,6 +514,40 @@ class ModelCard:
 
     def _repr_html_(self) -> str:
         return card_html(self)
+
+    def save_html(self, path: str | os.PathLike[str]) -> Path:
+        """Write the card as a standalone HTML page (inline styles and charts).
+
+        The page shows what a notebook shows: the facts, the privacy scope (what
+        protects each released part), every section, and the drift baseline's
+        per-feature reference distributions (the first 12 features). It opens in a
+        browser without a server, runs no script and loads nothing from the network.
+        The file is written atomically.
+
+        Parameters
+        ----------
+        path : str or os.PathLike
+            Destination, usually ending in ``.html``.
+
+        Returns
+        -------
+        pathlib.Path
+            The written file.
+
+        Examples
+        --------
+        >>> import tempfile, pathlib
+        >>> import numpy as np
+        >>> from edgeml.drift import Histogram
+        >>> baseline = Histogram.fit({"heart_rate": np.arange(60.0, 120.0)}, bins=5)
+        >>> card = ModelCard.build("ecg", owner="edge team", drift_baseline=baseline)
+        >>> page = card.save_html(pathlib.Path(tempfile.mkdtemp()) / "card.html")
+        >>> text = page.read_text()
+        >>> "Privacy scope" in text, "heart_rate" in text, text.count("<svg")
+        (True, True, 1)
+        """
+        title = str(outline(self)[0][1])
+        return write_page(path, title, [card_html(self, title=False)])
 
     def __repr__(self) -> str:
         return (

@@ -7,6 +7,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any, Protocol
 
 from edgeml._display import format_cell, html_table, markdown_table
+from edgeml._html import histogram_charts
 
 __all__ = ["RenderableCard", "card_html", "card_markdown"]
 
@@ -222,7 +223,8 @@ def outline(card: RenderableCard) -> list[Block]:
     """Return the card as a list of ``(kind, payload)`` blocks to render.
 
     Kinds: ``"title"``, ``"heading"`` and ``"text"`` carry a str, ``"table"`` a list of
-    ``[field, value]`` rows, ``"bullets"`` a list of str.
+    ``[field, value]`` rows, ``"bullets"`` a list of str, ``"charts"`` a serialized
+    Histogram (drawn in HTML only).
     """
     title = f"Model card: {card.name}" + (f" {card.version}" if card.version else "")
     blocks: list[Block] = [("title", title)]
@@ -251,6 +253,8 @@ def outline(card: RenderableCard) -> list[Block]:
         if isinstance(statement, str):
             blocks.append(("text", statement))
         blocks.append(("table", _section_rows(name, section)))
+        if name == "drift_baseline" and section.get("format") == _HISTOGRAM_FORMAT:
+            blocks.append(("charts", section))
     if card.extra:
         blocks += [("heading", "Other"), ("table", _section_rows("extra", card.extra))]
     return [block for block in blocks if block != ("table", [])]
@@ -268,17 +272,31 @@ def card_markdown(card: RenderableCard) -> str:
             parts.append(str(payload))
         elif kind == "bullets":
             parts.append("\n".join(f"- {item}" for item in payload))
-        else:
+        elif kind == "table":
             parts.append(markdown_table(["field", "value"], payload))
     return "\n\n".join(parts)
 
 
-def card_html(card: RenderableCard) -> str:
-    """Render :func:`outline` as an HTML fragment (all text escaped)."""
+def _baseline_charts(section: Mapping[str, Any]) -> str:
+    """Per-feature reference distributions of a serialized Histogram (first 12)."""
+    try:
+        return histogram_charts(section["names"], section["edges"], section["counts"])
+    except (KeyError, TypeError, ValueError, IndexError):  # a hand-edited card: no charts
+        return ""
+
+
+def card_html(card: RenderableCard, *, title: bool = True) -> str:
+    """Render :func:`outline` as an HTML fragment (all text escaped).
+
+    ``title=False`` leaves out the card's title (a saved page shows it as its heading).
+    """
     parts = []
     for kind, payload in outline(card):
         if kind == "title":
-            parts.append(f"<h3>{html.escape(payload)}</h3>")
+            if title:
+                parts.append(f"<h3>{html.escape(payload)}</h3>")
+        elif kind == "charts":
+            parts.append(_baseline_charts(payload))
         elif kind == "heading":
             parts.append(f"<h4>{html.escape(payload)}</h4>")
         elif kind == "text":

@@ -17,13 +17,16 @@ from __future__ import annotations
 
 import gzip
 import hashlib
+import os
 from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from types import ModuleType
 from typing import Any
 
 from edgeml._display import html_table, markdown_table, to_jsonable
+from edgeml._html import bar_chart, write_page
 from edgeml.errors import ModelFormatError
 from edgeml.modelfile import CARD_ENTRY, list_metadata
 from edgeml.modelfile._flatbuffer import check_identifier, flatbuffer_utils, parsing
@@ -194,8 +197,64 @@ class ConversionReport:
         """Return the report as a two-column Markdown table."""
         return markdown_table(["field", "value"], self._rows())
 
+    def _html_sections(self) -> list[str]:
+        parts = [html_table(["field", "value"], self._rows(), caption="Conversion report")]
+        other = max(0, self.metadata_bytes - self.card_bytes)
+        sizes = {
+            "model (weights, graph)": max(0, self.bytes - self.metadata_bytes),
+            "model card": self.card_bytes,
+            "other metadata": other,
+        }
+        parts.append(
+            bar_chart(
+                list(sizes),
+                [float(v) for v in sizes.values()],
+                title=f"Where the {self.bytes:,} bytes go",
+            )
+        )
+        ops = sorted(self.op_counts.items(), key=lambda item: (-item[1], item[0]))[:40]
+        if ops:
+            parts.append(
+                bar_chart(
+                    [name for name, _ in ops],
+                    [float(count) for _, count in ops],
+                    title="Operators by count",
+                )
+            )
+        return parts
+
     def _repr_html_(self) -> str:
-        return html_table(["field", "value"], self._rows(), caption="Conversion report")
+        return "".join(self._html_sections())
+
+    def save_html(self, path: str | os.PathLike[str]) -> Path:
+        """Write the report as a standalone HTML page (inline styles and charts).
+
+        The page shows what a notebook shows: the report's table, where the file's
+        bytes go (model, embedded card, other metadata) and the operators by count. It
+        opens in a browser without a server, runs no script and loads nothing from the
+        network. The file is written atomically.
+
+        Parameters
+        ----------
+        path : str or os.PathLike
+            Destination, usually ending in ``.html``.
+
+        Returns
+        -------
+        pathlib.Path
+            The written file.
+
+        Examples
+        --------
+        >>> import tempfile, pathlib
+        >>> from edgeml.modelfile import example_model
+        >>> report = analyze(example_model())
+        >>> page = report.save_html(pathlib.Path(tempfile.mkdtemp()) / "conversion.html")
+        >>> text = page.read_text()
+        >>> "FULLY_CONNECTED" in text, text.count("<svg")
+        (True, 2)
+        """
+        return write_page(path, "Conversion report", self._html_sections())
 
     def __repr__(self) -> str:
         return (

@@ -24,6 +24,7 @@ from typing import Any
 
 import numpy as np
 
+from edgeml._html import page
 from edgeml._io import atomic_write, checked_path, npy_fits, path_error
 from edgeml.errors import DataError, PathError
 
@@ -150,7 +151,12 @@ def run(args: argparse.Namespace) -> int:
         drift_share=args.drift_share,
         nan_policy=args.nan_policy,
     )
-    text = json.dumps(report.to_dict(), indent=2) if args.format == "json" else report.to_markdown()
+    if args.format == "html":  # the page DriftReport.save_html writes
+        text = page("Drift report", report._html_sections()).rstrip("\n")
+    elif args.format == "json":
+        text = json.dumps(report.to_dict(), indent=2)
+    else:
+        text = report.to_markdown()
     if args.output:
         try:
             atomic_write(args.output, text + "\n")
@@ -211,7 +217,12 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
         help="the dataset drifted when at least this share of features drifted",
     )
     parser.add_argument("--nan-policy", choices=("raise", "omit"), default="raise")
-    parser.add_argument("--format", choices=("markdown", "json"), default="markdown")
+    parser.add_argument(
+        "--format",
+        choices=("markdown", "json", "html"),
+        default="markdown",
+        help="html: a standalone page with the distribution charts (see DriftReport.save_html)",
+    )
     parser.add_argument("--output", type=Path, help="write the report here instead of stdout")
     parser.add_argument(
         "--fail-on-drift",

@@ -26,6 +26,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
+from edgeml._display import html_table
 from edgeml.errors import DataError, invalid_argument
 
 __all__ = ["DriftDetector", "check_positive"]
@@ -149,6 +150,21 @@ class DriftDetector:
     def __repr__(self) -> str:
         params = ", ".join(f"{k}={v!r}" for k, v in self.get_params().items())
         return f"{type(self).__name__}({params})"
+
+    def _state(self) -> dict[str, Any]:
+        """Every public read-only property (``drift_detected``, ``n_seen``, ``width``...)."""
+        kind = type(self)
+        names = sorted(
+            name
+            for name in dir(kind)
+            if not name.startswith("_") and isinstance(getattr(kind, name), property)
+        )
+        return {name: getattr(self, name) for name in names}
+
+    def _repr_html_(self) -> str:
+        rows = [[name, "parameter", value] for name, value in self.get_params().items()]
+        rows += [[name, "state", value] for name, value in self._state().items()]
+        return html_table(["name", "kind", "value"], rows, caption=type(self).__name__)
 
     # ----------------------------------------------------------------- validation
     def _check_value(self, x: Any) -> float:

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
 
 from edgeml._display import html_table, markdown_table, to_jsonable
+from edgeml._html import bar_chart, chart_grid, write_page
 from edgeml._optional import require
 from edgeml.drift import _kernels
 from edgeml.drift._chi2 import category_counts, chi2_result
@@ -30,7 +33,7 @@ from edgeml.drift._inputs import (
 from edgeml.drift._js import js_from_counts
 from edgeml.drift._ks import ks_pvalues, ks_result, resolve_mode
 from edgeml.drift._psi import psi_from_counts
-from edgeml.drift._result import DriftResult
+from edgeml.drift._result import DriftResult, binned, binned_chart
 from edgeml.drift._wasserstein import normalized
 from edgeml.errors import DataError, invalid_argument
 
@@ -72,6 +75,26 @@ class FeatureDrift:
     def drifted(self) -> bool:
         """Whether this feature drifted (after correction)."""
         return self.result.drifted
+
+    @property
+    def distribution(self) -> dict[str, list[Any]] | None:
+        """The binned samples behind the decision, for plots; ``None`` when not kept.
+
+        Numeric features: ``edges`` (the report's reference-quantile edges) and
+        ``reference_counts`` / ``current_counts`` in ``bins + 2`` bins (below the first
+        edge, the inner bins, above the last). Categorical features: ``categories`` and
+        the two count lists. Read from the deciding result's ``details``, where
+        :func:`compare` stores them (a few numbers per feature).
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> ref, cur = {"age": np.arange(100.0)}, {"age": np.arange(100.0) + 50}
+        >>> binned = compare(ref, cur, bins=4)["age"].distribution
+        >>> binned["edges"], binned["reference_counts"], binned["current_counts"]
+        ([0.0, 24.75, 49.5, 74.25, 99.0], [0, 25, 25, 25, 25, 0], [0, 0, 0, 25, 25, 50])
+        """
+        return binned(self.result.details)
 
     def to_dict(self) -> dict[str, Any]:
         """Return a JSON-safe dict.
@@ -212,8 +235,58 @@ class DriftReport:
         """
         return self._summary() + "\n\n" + markdown_table(list(self._HEADERS), self._rows())
 
+    def _html_sections(self, charts: int = 12) -> list[str]:
+        worst = self.worst(30)
+        which = "per feature" if len(worst) == len(self) else f"of the {len(worst)} worst features"
+        parts = [
+            html_table(list(self._HEADERS), self._rows(), caption=self._summary()),
+            bar_chart(
+                [f.feature for f in worst],
+                [s if s < _SEVERITY_CAP else _SEVERITY_CAP for s in map(_severity, worst)],
+                threshold=1.0,
+                title=f"Severity {which} (1 = drift boundary, capped at {_SEVERITY_CAP:g})",
+            ),
+        ]
+        plotted = [f for f in self.worst(len(self.features)) if f.distribution is not None]
+        figures = [_distribution_figure(f) for f in plotted[:charts]]
+        if figures:
+            parts.append("<h2>Reference (grey) and current (blue) distributions</h2>")
+            parts.append(chart_grid(figures, hidden=len(plotted) - len(figures), what="features"))
+        return parts
+
     def _repr_html_(self) -> str:
-        return html_table(list(self._HEADERS), self._rows(), caption=self._summary())
+        return "".join(self._html_sections())
+
+    def save_html(self, path: str | os.PathLike[str]) -> Path:
+        """Write the report as a standalone HTML page (inline styles and charts).
+
+        The page holds what a notebook shows: the verdict, one row per feature, the
+        severity of the worst features (1 = decision boundary) and the reference and
+        current distributions of the worst 12 features. It opens in a browser without a
+        server, runs no script and loads nothing from the network. Written atomically.
+
+        Parameters
+        ----------
+        path : str or os.PathLike
+            Destination, usually ending in ``.html``.
+
+        Returns
+        -------
+        pathlib.Path
+            The written file.
+
+        Examples
+        --------
+        >>> import tempfile, pathlib
+        >>> import numpy as np
+        >>> rng = np.random.default_rng(0)
+        >>> report = compare({"age": rng.normal(40, 10, 500)}, {"age": rng.normal(48, 10, 500)})
+        >>> page = report.save_html(pathlib.Path(tempfile.mkdtemp()) / "drift.html")
+        >>> text = page.read_text()
+        >>> "<svg" in text and "age" in text
+        True
+        """
+        return write_page(path, "Drift report", self._html_sections())
 
     def to_dict(self) -> dict[str, Any]:
         """Return a JSON-safe dict with the verdict, the rule and every feature.
@@ -267,6 +340,17 @@ class DriftReport:
         ax.set_xlabel("severity (statistic / threshold; 1 = drift boundary)")
         ax.set_title(self._summary().split(":")[0] + f" ({len(self.drifted_features)} drifted)")
         return ax
+
+
+_SEVERITY_CAP = 10.0
+
+
+def _distribution_figure(item: FeatureDrift) -> tuple[str, str]:
+    """One feature's reference and current distributions as ``(svg, caption)``."""
+    data = item.distribution
+    assert data is not None
+    caption = f"{item.feature}: {item.result.method} {item.result.statistic:.4g}"
+    return binned_chart(data, item.feature), caption + (" (drifted)" if item.drifted else "")
 
 
 def _severity(item: FeatureDrift) -> float:
@@ -356,10 +440,12 @@ def _numeric_results(
         n, m = a.shape[1], b.shape[1]
         stats: dict[str, FloatArray] = {}
         extra: dict[str, Any] = {}
+        # Counted for every column (a search per edge): PSI and JS need them and the
+        # report keeps them on the deciding result for its distribution plots.
+        edges = _kernels.quantile_edges(a, bins)
+        ref_counts = _kernels.bin_counts_sorted(a, edges)
+        cur_counts = _kernels.bin_counts_sorted(b, edges)
         if needed & {"psi", "js"}:
-            edges = _kernels.quantile_edges(a, bins)
-            ref_counts = _kernels.bin_counts_sorted(a, edges)
-            cur_counts = _kernels.bin_counts_sorted(b, edges)
             if "psi" in needed:
                 stats["psi"] = psi_from_counts(ref_counts, cur_counts)
             if "js" in needed:
@@ -400,6 +486,12 @@ def _numeric_results(
                 results.append(
                     DriftResult(value, None, limit, value >= limit, method, details, ref.names[j])
                 )
+            bin_counts = {
+                "edges": edges[row].tolist(),
+                "reference_counts": ref_counts[row].tolist(),
+                "current_counts": cur_counts[row].tolist(),
+            }
+            results[0] = replace(results[0], details={**results[0].details, **bin_counts})
             out[j] = results
     return out
 

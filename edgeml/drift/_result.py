@@ -20,9 +20,42 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from edgeml._display import to_jsonable
+from edgeml._display import format_cell, html_table, to_jsonable
+from edgeml._html import category_chart, histogram_charts
 
-__all__ = ["DriftResult"]
+__all__ = ["DriftResult", "binned", "binned_chart"]
+
+
+def binned(details: Mapping[str, Any]) -> dict[str, list[Any]] | None:
+    """Return the binned samples in a result's details, or ``None`` when it keeps none.
+
+    Binned tests (PSI, JS) keep ``edges`` with ``reference_counts`` and
+    ``current_counts`` in ``bins + 2`` bins (below, inner, above); chi-square keeps
+    ``categories`` with the two count lists.
+    """
+    keys = ("reference_counts", "current_counts")
+    bins = "edges" if "edges" in details else "categories"
+    if not all(k in details for k in (bins, *keys)):
+        return None
+    return {k: list(details[k]) for k in (bins, *keys)}
+
+
+def binned_chart(data: Mapping[str, list[Any]], title: str) -> str:
+    """Draw :func:`binned` data: reference (grey) and current (blue) as inline SVG."""
+    ref, cur = data["reference_counts"], data["current_counts"]
+    if "edges" in data:
+        grid = histogram_charts([title], [data["edges"]], [ref], [cur])
+        return "<svg" + grid.split("<svg", 1)[1].split("</svg>", 1)[0] + "</svg>"
+    return category_chart(data["categories"], ref, cur, title=title)
+
+
+def _detail_cell(value: Any) -> Any:
+    value = to_jsonable(value)
+    if isinstance(value, list) and len(value) > 8:
+        return f"{len(value)} values (charted below)"
+    if isinstance(value, list):
+        return ", ".join(format_cell(v) for v in value)
+    return value
 
 
 @dataclass(frozen=True, repr=False)
@@ -98,6 +131,22 @@ class DriftResult:
             "drifted": bool(self.drifted),
             "details": to_jsonable(dict(self.details)),
         }
+
+    def _repr_html_(self) -> str:
+        rule = "p-value < threshold" if self.pvalue is not None else "statistic >= threshold"
+        rows: list[list[Any]] = [
+            ["feature", self.feature],
+            ["method", self.method],
+            ["statistic", self.statistic],
+            ["p-value", self.pvalue],
+            ["threshold", f"{self.threshold:.4g} (drift when {rule})"],
+            ["drifted", self.drifted],
+        ]
+        rows += [[key, _detail_cell(value)] for key, value in self.details.items()]
+        shown = [row for row in rows if row[1] is not None or row[0] == "p-value"]
+        table = html_table(["field", "value"], shown, caption="Drift test")
+        data = binned(self.details)
+        return table + (binned_chart(data, self.feature or self.method) if data else "")
 
     def __repr__(self) -> str:
         feature = f"feature={self.feature!r}, " if self.feature is not None else ""

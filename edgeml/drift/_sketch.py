@@ -44,7 +44,8 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from edgeml._display import to_jsonable
+from edgeml._display import html_table, to_jsonable
+from edgeml._html import histogram_charts
 from edgeml.drift import _kernels
 from edgeml.drift._inputs import (
     MAX_BINS,
@@ -207,7 +208,13 @@ class Histogram:
     @classmethod
     @input_boundary("Histogram.fit")
     def fit(
-        cls, reference: Any, *, bins: int = 10, edges: Any = None, nan_policy: str = "raise"
+        cls,
+        reference: Any,
+        *,
+        bins: int = 10,
+        edges: Any = None,
+        nan_policy: str = "raise",
+        feature_names: Any = None,
     ) -> Histogram:
         """Fix edges from ``reference`` and count it.
 
@@ -222,6 +229,10 @@ class Histogram:
         nan_policy : {"raise", "omit"}, default "raise"
             What to do with NaN/inf in the reference (``"omit"`` counts them in
             ``nonfinite``).
+        feature_names : sequence of str, optional
+            Names for the columns of array input (a dict's keys or a DataFrame's column
+            names are kept otherwise). They travel with the sketch: into drift results,
+            a model card's drift baseline and the labels of ``edgeml serve``'s metrics.
 
         Returns
         -------
@@ -231,10 +242,13 @@ class Histogram:
         --------
         >>> Histogram.fit([[0.0, 5.0], [1.0, 6.0], [2.0, 7.0]], bins=2).edges.tolist()
         [[0.0, 1.0, 2.0], [5.0, 6.0, 7.0]]
+        >>> Histogram.fit([[60.0, 97.0], [72.0, 99.0]], bins=2,
+        ...               feature_names=["heart_rate", "spo2"]).names
+        ('heart_rate', 'spo2')
         """
         check_nan_policy("Histogram.fit", nan_policy)
         check_size("Histogram.fit", "bins", bins, minimum=2, maximum=MAX_BINS, fix="use bins=10")
-        columns = as_columns(reference, "Histogram.fit", "reference")
+        columns = as_columns(reference, "Histogram.fit", "reference", feature_names)
         p = columns.n_features
         check_bins("Histogram.fit", bins, p)
         edge_rows = np.empty((p, int(bins) + 1)) if edges is None else None
@@ -453,6 +467,21 @@ class Histogram:
             f"Histogram(features={self.n_features}, bins={self.bins}, "
             f"total={int(self.total.sum())}, nonfinite={int(self.nonfinite.sum())})"
         )
+
+    def _repr_html_(self) -> str:
+        rows = [
+            [
+                name,
+                *(int(v) for v in (self.total[j], self.counts[j, 0], self.counts[j, -1])),
+                *(int(self.nonfinite[j]), self.minimum[j], self.maximum[j], self.scale[j]),
+            ]
+            for j, name in enumerate(self.names)
+        ]
+        headers = ["feature", "binned", "below edges", "above edges", "non-finite"]
+        table = html_table(
+            [*headers, "minimum", "maximum", "reference std"], rows, caption=repr(self)
+        )
+        return table + histogram_charts(self.names, self.edges.tolist(), self.counts.tolist())
 
     # ------------------------------------------------------------------ serialization
     def to_dict(self) -> dict[str, Any]:

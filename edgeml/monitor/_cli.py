@@ -231,6 +231,8 @@ def _run(args: argparse.Namespace) -> int:
         options["recompute_every"] = args.recompute_every
     if args.dp_epsilon is not None:
         options["dp_epsilon"] = args.dp_epsilon
+    if args.feature_names is not None:
+        options["feature_names"] = [n.strip() for n in args.feature_names.split(",")]
     for option in ("body_timeout", "idle_timeout", "header_timeout"):
         if not 0 < getattr(args, option) < 86400:
             raise ConfigError(
@@ -310,6 +312,12 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
         "--dp-epsilon",
         type=float,
         help="release drift histograms with this much differential privacy per recompute",
+    )
+    parser.add_argument(
+        "--feature-names",
+        metavar="A,B,...",
+        help="comma-separated names of the input columns, the 'feature' label of the drift "
+        "metrics (default: the names in the model card's drift baseline, else x0, x1, ...)",
     )
     parser.add_argument(
         "--max-body-bytes", type=int, default=16 * 1024 * 1024, help="largest request body"

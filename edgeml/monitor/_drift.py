@@ -12,15 +12,15 @@ the reference by :func:`edgeml.drift.psi`, :func:`~edgeml.drift.js` and
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
-from edgeml.errors import ConfigError, DataError, invalid_argument
+from edgeml.errors import ConfigError, DataError, EdgeMLError, invalid_argument
 
-__all__ = ["DriftTracker", "DriftValues", "subsample", "summary_features"]
+__all__ = ["DriftTracker", "DriftValues", "card_feature_names", "subsample", "summary_features"]
 
 #: Inputs with at most this many columns are watched column by column.
 MAX_COLUMNS = 64
@@ -85,6 +85,82 @@ def _as_2d(values: Any) -> np.ndarray:
     if array.ndim != 2:
         raise ConfigError(f"features(x) must return an (n, k) array; got shape {array.shape}.")
     return array
+
+
+def _check_names(feature_names: Any) -> tuple[str, ...]:
+    """Validate user-given feature names: they become Prometheus label values."""
+    if isinstance(feature_names, (str, bytes)) or not isinstance(feature_names, Sequence):
+        raise invalid_argument(
+            "ModelMonitor",
+            "feature_names",
+            feature_names,
+            "a sequence of names, one per watched feature",
+            fix="e.g. feature_names=['heart_rate', 'age'] (from the command line: "
+            "--feature-names heart_rate,age)",
+        )
+    names = tuple(feature_names)
+    if not all(_good_name(name) for name in names):
+        raise invalid_argument(
+            "ModelMonitor",
+            "feature_names",
+            feature_names,
+            "printable str names of 1 to 128 characters",
+        )
+    return names
+
+
+def _good_name(name: object) -> bool:
+    return isinstance(name, str) and 0 < len(name) <= 128 and name.isprintable()
+
+
+def _names_of(columns: Any, width: int) -> tuple[str, ...] | None:
+    """Return a DataFrame's column names as strings, when there is one per column."""
+    if columns is None:
+        return None
+    names = tuple(str(c) for c in columns)
+    ok = len(names) == width and len(set(names)) == width and all(map(_good_name, names))
+    return names if ok else None
+
+
+def card_feature_names(model: Any, width: int) -> tuple[str, ...] | None:
+    """Feature names from the drift baseline of the model's card, when they mean something.
+
+    A baseline fitted on a DataFrame or a dict (or with ``feature_names``) carries the
+    columns' names; one fitted on a bare array has ``"0"``, ``"1"``..., which say nothing
+    and are ignored, as are names that do not match ``width`` watched features.
+
+    Parameters
+    ----------
+    model : object
+        Usually an :class:`edgeml.runtime.EdgeModel`; its ``card`` is read when present.
+    width : int
+        Number of watched features.
+
+    Returns
+    -------
+    tuple of str or None
+
+    Examples
+    --------
+    >>> from edgeml.card import ModelCard
+    >>> from edgeml.drift import Histogram
+    >>> class Model:
+    ...     card = ModelCard.build("ecg", drift_baseline=Histogram.fit(
+    ...         {"heart_rate": np.arange(60.0, 90.0), "spo2": np.arange(90.0, 120.0)}))
+    >>> card_feature_names(Model(), 2), card_feature_names(Model(), 3)
+    (('heart_rate', 'spo2'), None)
+    """
+    try:
+        card = getattr(model, "card", None)
+    except EdgeMLError:  # a damaged card: serve without its names
+        return None
+    baseline = getattr(card, "drift_baseline", None)
+    if not isinstance(baseline, Mapping):
+        return None
+    names = baseline.get("names")
+    if not isinstance(names, list) or names == [str(j) for j in range(len(names))]:
+        return None
+    return _names_of(names, width)
 
 
 class _Ring:
@@ -194,6 +270,7 @@ class DriftTracker:
                 "ModelMonitor", "seed", seed, "None, an integer >= 0 or a numpy Generator"
             )
         self._dp_rng = None if seed is None else np.random.default_rng(seed)
+        columns = getattr(reference, "columns", None)  # a pandas DataFrame's column names
         try:
             ref = np.asarray(reference, dtype=np.float64)
         except (TypeError, ValueError) as exc:
@@ -214,13 +291,20 @@ class DriftTracker:
         # Hot path: gather a few numbers per sample. Recompute: turn the window into the
         # watched features (only wide inputs need that second step).
         self._summarize = False
+        # Batches that are DataFrames must then have the reference's columns, in order.
+        self._frame_columns: tuple[str, ...] | None = None
         self._gather: Callable[[Any], np.ndarray]
         if features is not None:
             self._gather = lambda x: _as_2d(features(np.asarray(x)))
             default_names: tuple[str, ...] = ()
         elif ref.ndim == 2 and ref.shape[1] <= MAX_COLUMNS:
             self._gather = np.asarray
-            default_names = tuple(f"x{i}" for i in range(ref.shape[1]))
+            self._frame_columns = _names_of(columns, ref.shape[1])
+            default_names = (
+                self._frame_columns
+                or card_feature_names(model, ref.shape[1])
+                or tuple(f"x{i}" for i in range(ref.shape[1]))
+            )
         else:
             self._gather = subsample
             self._summarize = True
@@ -228,7 +312,7 @@ class DriftTracker:
         gathered = self._gather(ref)
         ref_features = self._finish(gathered)
         width = ref_features.shape[1]
-        names = tuple(feature_names) if feature_names is not None else default_names
+        names = _check_names(feature_names) if feature_names is not None else default_names
         if not names:
             names = tuple(f"f{i}" for i in range(width))
         if len(names) != width or len(set(names)) != width:
@@ -277,6 +361,16 @@ class DriftTracker:
 
         Non-finite values are kept: the sketches count them apart and never bin them.
         """
+        columns = getattr(x, "columns", None)
+        if self._frame_columns is not None and columns is not None:
+            given = tuple(str(c) for c in columns)
+            if given != self._frame_columns:
+                raise DataError(
+                    f"The batch's columns {list(given)} differ from the reference's "
+                    f"{list(self._frame_columns)}; the drift of one column would be "
+                    "reported under another's name. Fix: pass "
+                    "frame[list(monitor.feature_names)]."
+                )
         gathered = self._gather(x)
         if gathered.ndim != 2 or gathered.shape[1] != self._gathered_width:
             raise DataError(

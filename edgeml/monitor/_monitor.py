@@ -186,7 +186,12 @@ class ModelMonitor:
         (images, wide vectors) by each sample's mean and standard deviation (estimated on
         at most 256 evenly spaced values, so the hot path stays cheap).
     feature_names : sequence of str, optional
-        Names of the ``k`` watched features (default ``x0, x1, ...`` or ``mean, std``).
+        Names of the ``k`` watched features, the ``feature`` label of the drift metrics.
+        By default, for inputs watched column by column: a DataFrame ``reference``'s
+        column names, else the names in the drift baseline of the model's card (when it
+        was fitted on named columns), else ``x0, x1, ...``; ``mean, std`` for wide inputs.
+        With a DataFrame reference, DataFrame batches must have its columns in its order
+        (a :class:`~edgeml.errors.DataError` otherwise, so no drift is misattributed).
     decision : callable, optional
         ``decision(outputs) -> (n,)`` predicted labels, used for the prediction
         distribution and the delayed-label join. Default: argmax of several outputs,

@@ -46,6 +46,19 @@ def test_csv_report_matches_compare(tmp_path: Path, capsys: pytest.CaptureFixtur
     assert out.read_text().startswith("drift: 1 of 2 features drifted")
 
 
+def test_html_report_is_the_saved_page(tmp_path: Path) -> None:
+    gen = np.random.default_rng(2)
+    ref = {"heart_rate": gen.normal(70, 8, 400).tolist()}
+    cur = {"heart_rate": gen.normal(80, 8, 400).tolist()}
+    ref_path, cur_path = write_csv(tmp_path / "r.csv", ref), write_csv(tmp_path / "c.csv", cur)
+    out = tmp_path / "report.html"
+    args = ["drift", str(ref_path), str(cur_path), "--format", "html", "--output", str(out)]
+    assert run(args) == 0
+    saved = compare(read_table(ref_path), read_table(cur_path)).save_html(tmp_path / "api.html")
+    assert out.read_text(encoding="utf-8") == saved.read_text(encoding="utf-8")
+    assert out.read_text(encoding="utf-8").count("<svg") == 2  # severity + distribution
+
+
 def test_npy_and_errors(tmp_path: Path) -> None:
     gen = np.random.default_rng(1)
     np.save(tmp_path / "r.npy", gen.normal(size=(300, 3)))
