@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import sys
 import time
 from dataclasses import dataclass
@@ -123,6 +124,11 @@ def peak_rss_mb() -> float | None:
     return peak / (1024 * 1024) if sys.platform == "darwin" else peak / 1024
 
 
+_MAX_RUNS = 1_000_000
+_MAX_INPUT_BYTES = 1 << 30
+_GENERATED_BYTES = 4  # random inputs are generated as float32 (bool and int8 take less)
+
+
 def random_inputs(
     specs: tuple[TensorSpec, ...], batch_size: int, rng: np.random.Generator
 ) -> dict[str, NDArray[Any]]:
@@ -166,10 +172,30 @@ def run_benchmark(
     seed: int,
 ) -> BenchmarkResult:
     """Time ``model.predict``; see :meth:`EdgeModel.benchmark`."""
-    checks = (("batch_size", batch_size, 1), ("runs", runs, 1), ("warmup", warmup, 0))
-    for name, value, low in checks:
-        if isinstance(value, bool) or not isinstance(value, int) or value < low:
-            raise invalid_argument("benchmark", name, value, f"an integer >= {low}")
+    # Sizes are bounded before anything is allocated: a typo in a run count or batch size
+    # must be an error, not a process the kernel kills for its memory.
+    per_sample = sum(
+        math.prod(d or 1 for d in spec.shape[1:]) * _GENERATED_BYTES for spec in model.inputs
+    )
+    largest_batch = max(1, _MAX_INPUT_BYTES // max(per_sample, 1))
+    checks = (
+        ("batch_size", batch_size, 1, largest_batch),
+        ("runs", runs, 1, _MAX_RUNS),
+        ("warmup", warmup, 0, _MAX_RUNS),
+    )
+    for name, value, low, high in checks:
+        if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+            raise invalid_argument(
+                "benchmark",
+                name,
+                value,
+                f"an integer from {low} to {high:,}",
+                fix=(
+                    "inputs of one batch are limited to 1 GiB"
+                    if name == "batch_size"
+                    else f"time at most {_MAX_RUNS:,} calls"
+                ),
+            )
     check_num_threads("benchmark", num_threads)
     target = model if num_threads is None else model.clone(num_threads=num_threads)
     inputs = random_inputs(target.inputs, batch_size, np.random.default_rng(seed))

@@ -48,3 +48,26 @@ def test_benchmark_arguments_are_checked(models: dict[str, bytes]) -> None:
         model.benchmark(runs=0)
     with pytest.raises(ConfigError, match="'batch_size'"):
         model.benchmark(batch_size=1.5)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("argument", "value"),
+    [("batch_size", 100_000_000), ("runs", 1_000_000_000), ("warmup", 10**12)],
+)
+def test_sizes_are_bounded_before_anything_is_allocated(
+    models: dict[str, bytes], argument: str, value: int
+) -> None:
+    # A batch of 10^8 samples of this model is 1.2 GB of inputs; 10^9 runs would need an
+    # 8 GB timing array. Both used to be attempted.
+    model = load(models["mlp_int8"])
+    sizes = {"batch_size": 1, "runs": 1, "warmup": 0, argument: value}
+    with pytest.raises(ConfigError, match=f"'{argument}'"):
+        model.benchmark(**sizes)
+
+
+def test_the_largest_batch_allowed_runs(models: dict[str, bytes]) -> None:
+    model = load(models["mlp_int8"])
+    per_sample = 4 * int(np.prod([d or 1 for d in model.inputs[0].shape[1:]]))
+    largest = (1 << 30) // per_sample
+    with pytest.raises(ConfigError, match=f"from 1 to {largest:,}"):
+        model.benchmark(batch_size=largest + 1, runs=1, warmup=0)

@@ -133,6 +133,16 @@ def test_bench_rejects_bad_numbers(sealed_file: Path) -> None:
     assert info.value.code == 2
 
 
+def test_bench_refuses_a_huge_batch_in_one_line(
+    sealed_file: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["bench", str(sealed_file), "--batch-size", "100000000"]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1
+    assert "'batch_size'" in err[0]
+    assert "1 GiB" in err[0]
+
+
 def test_inspect_runs_as_a_command_without_tensorflow(sealed_file: Path) -> None:
     code = (
         "import sys\n"
