@@ -57,13 +57,13 @@ from edgeml.privacy._discrete import (
     laplace_scale,
     zcdp_event,
 )
-from edgeml.privacy.mechanisms import _check_budget, noise_source
+from edgeml.privacy._mechanism_base import _check_budget, noise_source
 from edgeml.privacy.scope import Declared, Protection
 
 if TYPE_CHECKING:
     import dp_accounting
 
-    from edgeml.privacy.mechanisms import _Ledger
+    from edgeml.privacy._mechanism_base import _Ledger
 
 __all__ = ["DPBaseline", "dp_baseline"]
 

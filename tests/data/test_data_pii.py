@@ -302,14 +302,14 @@ def test_the_fast_path_knows_every_character_normalization_changes() -> None:
     import sys
     import unicodedata
 
-    from edgeml.data import pii
+    from edgeml.data import _pii_normalize
 
     special = {"Cf", "Zs", "Zl", "Zp", "Nd"}
     missed = [
         hex(code)
         for code in range(0x80, sys.maxunicode + 1)
-        if (unicodedata.category(chr(code)) in special or chr(code) in pii._DASHES)
-        and not pii._SPECIAL.match(chr(code))
+        if (unicodedata.category(chr(code)) in special or chr(code) in _pii_normalize._DASHES)
+        and not _pii_normalize._SPECIAL.match(chr(code))
     ]
     assert missed == [], f"add these to _FORMAT_CHARS (Unicode {unicodedata.unidata_version})"
 
