@@ -37,14 +37,13 @@ Examples
 from __future__ import annotations
 
 import json
-import struct
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
 
-from edgeml._display import html_table, to_jsonable
+from edgeml._display import html_table
 from edgeml._html import histogram_charts
 from edgeml.drift import _kernels
 from edgeml.drift._inputs import (
@@ -59,11 +58,17 @@ from edgeml.drift._inputs import (
     finite_sorted,
     input_boundary,
 )
+from edgeml.drift._sketch_io import (
+    decode_bytes,
+    decode_dict,
+    decode_json,
+    encode_bytes,
+    encode_dict,
+)
 from edgeml.errors import DataError, invalid_argument
 
 __all__ = ["Histogram", "check_not_empty"]
 
-_MAGIC = b"EDGEMLH1"
 _ROWS_PER_CHUNK = 1 << 16
 
 FloatArray = NDArray[np.float64]
@@ -497,18 +502,7 @@ class Histogram:
         >>> Histogram.from_dict(h.to_dict()) == h
         True
         """
-        return {
-            "format": "edgeml.drift.Histogram",
-            "version": 1,
-            "names": list(self.names),
-            "is_1d": self.is_1d,
-            "edges": to_jsonable(self.edges),
-            "counts": to_jsonable(self.counts),
-            "minimum": to_jsonable(self.minimum),
-            "maximum": to_jsonable(self.maximum),
-            "nonfinite": to_jsonable(self.nonfinite),
-            "scale": to_jsonable(self.scale),
-        }
+        return encode_dict(self)
 
     @classmethod
     @input_boundary("Histogram.from_dict")
@@ -529,25 +523,7 @@ class Histogram:
         DataError
             When ``data`` is not a serialized Histogram.
         """
-        if not isinstance(data, Mapping) or data.get("format") != "edgeml.drift.Histogram":
-            raise DataError("Not a serialized edgeml Histogram (missing 'format' marker).")
-
-        def floats(key: str) -> FloatArray:
-            return np.array([np.nan if v is None else v for v in data[key]], dtype=np.float64)
-
-        try:
-            return cls(
-                data["edges"],
-                data["counts"],
-                minimum=floats("minimum"),
-                maximum=floats("maximum"),
-                nonfinite=data["nonfinite"],
-                scale=floats("scale"),
-                names=data["names"],
-                is_1d=data["is_1d"] is True,
-            )
-        except (KeyError, TypeError, ValueError, OverflowError) as exc:
-            raise DataError(f"A serialized Histogram is incomplete or invalid: {exc}") from exc
+        return decode_dict(cls, data)
 
     def to_json(self) -> str:
         """Return the :meth:`to_dict` form as a JSON string.
@@ -571,18 +547,7 @@ class Histogram:
         -------
         Histogram
         """
-        if not isinstance(text, (str, bytes, bytearray)):
-            raise DataError(
-                f"Histogram.from_json needs a str or bytes; got {type(text).__name__}. "
-                "Fix: pass the text written by Histogram.to_json()."
-            )
-        try:
-            data = json.loads(text)
-        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-            raise DataError(f"A serialized Histogram is not valid JSON: {exc}") from exc
-        except RecursionError:
-            raise DataError("A serialized Histogram is nested too deeply to be one.") from None
-        return cls.from_dict(data)
+        return cls.from_dict(decode_json(text))
 
     def to_bytes(self) -> bytes:
         """Compact binary form (little-endian float64/int64 arrays after a JSON header).
@@ -598,21 +563,7 @@ class Histogram:
         >>> len(h.to_bytes()) < 300, Histogram.from_bytes(h.to_bytes()) == h
         (True, True)
         """
-        header = json.dumps(
-            {"names": list(self.names), "is_1d": self.is_1d, "bins": self.bins},
-            separators=(",", ":"),
-        ).encode("utf-8")
-        arrays = [
-            self.edges.astype("<f8"),
-            self.counts.astype("<i8"),
-            self.minimum.astype("<f8"),
-            self.maximum.astype("<f8"),
-            self.nonfinite.astype("<i8"),
-            self.scale.astype("<f8"),
-        ]
-        return b"".join(
-            [_MAGIC, struct.pack("<I", len(header)), header, *(a.tobytes() for a in arrays)]
-        )
+        return encode_bytes(self)
 
     @classmethod
     @input_boundary("Histogram.from_bytes")
@@ -632,53 +583,4 @@ class Histogram:
         DataError
             When the bytes are not a complete serialized Histogram.
         """
-        if not isinstance(payload, (bytes, bytearray, memoryview)):
-            raise DataError(
-                f"Histogram.from_bytes needs bytes; got {type(payload).__name__}. "
-                "Fix: pass the bytes written by Histogram.to_bytes()."
-            )
-        data = bytes(payload)
-        if data[: len(_MAGIC)] != _MAGIC or len(data) < len(_MAGIC) + 4:
-            raise DataError("Not a serialized edgeml Histogram (bad magic bytes).")
-        (header_len,) = struct.unpack_from("<I", data, len(_MAGIC))
-        start = len(_MAGIC) + 4
-        try:
-            header = json.loads(data[start : start + header_len].decode("utf-8"))
-            p, bins = len(header["names"]), int(header["bins"])
-        except (ValueError, KeyError, TypeError, OverflowError) as exc:
-            raise DataError(f"A serialized Histogram has a corrupt header: {exc}") from exc
-        except RecursionError:
-            raise DataError(
-                "A serialized Histogram has a corrupt header (nested too deeply)."
-            ) from None
-        if bins < 1 or p * (bins + 2) > MAX_CELLS:
-            raise DataError(
-                f"A serialized Histogram announces {p} features x {bins} bins; at most "
-                f"{MAX_CELLS:,} count cells are accepted. The payload is corrupt."
-            )
-        sizes = [p * (bins + 1), p * (bins + 2), p, p, p, p]
-        expected = start + header_len + 8 * sum(sizes)
-        if len(data) != expected or p == 0:
-            raise DataError(
-                f"A serialized Histogram has {len(data)} bytes; its header announces "
-                f"{expected}. The payload is truncated or corrupt."
-            )
-        offset, parts = start + header_len, []
-        for k, size in enumerate(sizes):
-            dtype = "<i8" if k in (1, 4) else "<f8"
-            parts.append(np.frombuffer(data, dtype=dtype, count=size, offset=offset))
-            offset += 8 * size
-        edges, counts, minimum, maximum, nonfinite, scale = parts
-        try:
-            return cls(
-                edges.reshape(p, bins + 1),
-                counts.reshape(p, bins + 2),
-                minimum=minimum,
-                maximum=maximum,
-                nonfinite=nonfinite,
-                scale=scale,
-                names=header["names"],
-                is_1d=header.get("is_1d", False) is True,
-            )
-        except (ValueError, TypeError) as exc:
-            raise DataError(f"A serialized Histogram holds invalid values: {exc}") from exc
+        return decode_bytes(cls, payload)

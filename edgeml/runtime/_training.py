@@ -13,9 +13,7 @@ raises in the middle of a step.
 
 from __future__ import annotations
 
-import copy
-import datetime as _dt
-import itertools
+import functools
 import math
 import os
 import time
@@ -28,8 +26,6 @@ import numpy as np
 from numpy.typing import NDArray
 
 from edgeml._io import atomic_write
-from edgeml._optional import require
-from edgeml.card import embed_card, read_card
 from edgeml.errors import (
     DataError,
     InferenceError,
@@ -37,11 +33,11 @@ from edgeml.errors import (
     UnsupportedModelError,
     invalid_argument,
 )
-from edgeml.modelfile import with_edgeml_entry, with_metadata
+from edgeml.runtime._training_checks import TRAINING_ENTRY, check_xy, well_formed
+from edgeml.runtime._training_dp import dp_epoch, dp_plan, record, secure_normal
+from edgeml.runtime._training_save import now, trained_content
 
 __all__ = ["TrainingHistory", "TrainingMixin", "secure_normal"]
-
-TRAINING_ENTRY = "on_device_training"  # = edgeml.conversion.trainable.TRAINING_ENTRY
 
 
 @dataclass(frozen=True)
@@ -124,35 +120,6 @@ class TrainingHistory(Mapping[str, float]):
         )
 
 
-def secure_normal(size: int) -> NDArray[np.float64]:
-    """Draw standard normal samples from the operating system's CSPRNG (Box-Muller).
-
-    Parameters
-    ----------
-    size : int
-        How many samples.
-
-    Returns
-    -------
-    numpy.ndarray
-        float64 samples.
-
-    Examples
-    --------
-    >>> z = secure_normal(20000)
-    >>> abs(float(z.mean())) < 0.05 and abs(float(z.std()) - 1) < 0.05
-    True
-    """
-    pairs = (size + 1) // 2
-    raw = np.frombuffer(os.urandom(16 * pairs), dtype=np.uint64).reshape(2, pairs)
-    # 53 random bits -> a float in (0, 1]; never 0, so the log is finite.
-    u1 = ((raw[0] >> np.uint64(11)).astype(np.float64) + 1.0) / 2.0**53
-    u2 = (raw[1] >> np.uint64(11)).astype(np.float64) / 2.0**53
-    radius = np.sqrt(-2.0 * np.log(u1))
-    angle = 2.0 * np.pi * u2
-    return np.concatenate([radius * np.cos(angle), radius * np.sin(angle)])[:size]
-
-
 class TrainingMixin:
     """The training methods of :class:`~edgeml.runtime.EdgeModel`.
 
@@ -178,7 +145,7 @@ class TrainingMixin:
 
     def _spec(self, owner: str) -> dict[str, Any]:
         spec = self._metadata.get(TRAINING_ENTRY)
-        if spec is not None and not _well_formed(spec):
+        if spec is not None and not well_formed(spec):
             raise ModelFormatError(
                 f"The model's {TRAINING_ENTRY!r} metadata document is malformed, so edgeml "
                 "cannot tell how to train it. Fix: re-convert the model with "
@@ -303,65 +270,6 @@ class TrainingMixin:
     def _restore(self, state: dict[str, NDArray[Any]]) -> None:
         self._run("set_state", **state)
 
-    # -- inputs ---------------------------------------------------------------------------
-
-    def _check_xy(
-        self, owner: str, x: Any, y: Any, spec: dict[str, Any]
-    ) -> tuple[NDArray[np.float32], NDArray[Any]]:
-        tail = tuple(int(d) for d in spec["input_shape"][1:])
-        try:
-            xa = np.asarray(x, dtype=np.float32)
-        except (TypeError, ValueError) as exc:
-            raise DataError(f"Input 'x' of {owner} is not numeric ({exc}).") from exc
-        if xa.shape[1:] != tail or xa.ndim != len(tail) + 1 or xa.shape[0] < 1:
-            raise DataError(
-                f"Input 'x' of {owner} must have shape (batch, {', '.join(map(str, tail))}) "
-                f"with batch >= 1; got {xa.shape}."
-            )
-        if not np.all(np.isfinite(xa)):
-            raise DataError(f"Input 'x' of {owner} has NaN or infinite values.")
-        label = spec["label"]
-        y_raw = np.asarray(y)
-        n = xa.shape[0]
-        if label["dtype"] == "int32":
-            if y_raw.ndim == 2 and y_raw.shape[1] == 1:
-                y_raw = y_raw[:, 0]
-            if y_raw.dtype.kind not in "iu":
-                raise DataError(
-                    f"Label 'y' of {owner} must hold integer class indices for loss "
-                    f"{spec['loss']!r}; got dtype {y_raw.dtype}. Fix: pass y.astype(int), or "
-                    "convert with loss='categorical_crossentropy' for one-hot labels."
-                )
-            if y_raw.shape != (n,):
-                raise DataError(
-                    f"Label 'y' of {owner} must have shape ({n},), one class index per "
-                    f"example; got {y_raw.shape}."
-                )
-            classes = int(label["classes"])
-            if y_raw.size and (y_raw.min() < 0 or y_raw.max() >= classes):
-                raise DataError(
-                    f"Label 'y' of {owner} must be class indices in [0, {classes}); got values "
-                    f"from {y_raw.min()} to {y_raw.max()}."
-                )
-            return xa, y_raw.astype(np.int32)
-        y_tail = tuple(int(d) for d in label["shape"][1:])
-        if y_raw.dtype.kind not in "fiub":
-            raise DataError(
-                f"Label 'y' of {owner} must be numeric for loss {spec['loss']!r}; got dtype "
-                f"{y_raw.dtype}."
-            )
-        ya = y_raw.astype(np.float32)
-        if ya.shape != (n, *y_tail) and ya.shape == (n,) and y_tail == (1,):
-            ya = ya[:, None]
-        if ya.shape != (n, *y_tail):
-            raise DataError(
-                f"Label 'y' of {owner} must have shape {(n, *y_tail)} for loss "
-                f"{spec['loss']!r}; got {y_raw.shape}."
-            )
-        if not np.all(np.isfinite(ya)):
-            raise DataError(f"Label 'y' of {owner} has NaN or infinite values.")
-        return xa, ya
-
     # -- training -----------------------------------------------------------------------
 
     def _step(self, x: NDArray[Any], y: NDArray[Any]) -> float:
@@ -402,7 +310,7 @@ class TrainingMixin:
             When the model is not trainable.
         """
         spec = self._spec("train_step")
-        xa, ya = self._check_xy("train_step", x, y, spec)
+        xa, ya = check_xy("train_step", x, y, spec)
         with self._lock:
             snapshot = self._state()
             try:
@@ -468,14 +376,14 @@ class TrainingMixin:
         for name, value in (("epochs", epochs), ("batch_size", batch_size)):
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise invalid_argument("fit", name, value, "an integer >= 1")
-        xa, ya = self._check_xy("fit", x, y, spec)
+        xa, ya = check_xy("fit", x, y, spec)
         n = xa.shape[0]
         rng = np.random.default_rng(seed)
         dp: dict[str, Any] | None = None
         if l2_norm_clip is not None:
             dp = self._dp_plan(n, epochs, batch_size, l2_norm_clip, noise_multiplier, delta)
             if ledger is not None:
-                _record(ledger, dp, dry_run=True)
+                record(ledger, dp, dry_run=True)
         start = time.perf_counter()
         step_losses: list[float] = []
         epoch_losses: list[float] = []
@@ -494,7 +402,7 @@ class TrainingMixin:
                 self._restore(snapshot)
                 raise
         if dp is not None and ledger is not None:
-            _record(ledger, dp, dry_run=False)
+            record(ledger, dp, dry_run=False)
         history = TrainingHistory(
             losses=tuple(epoch_losses),
             step_losses=tuple(step_losses),
@@ -505,9 +413,7 @@ class TrainingMixin:
             dp=dp,
         )
         log: list[dict[str, Any]] = getattr(self, "_training_log", None) or []
-        log.append(
-            {"epochs": epochs, "steps": history.steps, "examples": n, "dp": dp, "at": _now()}
-        )
+        log.append({"epochs": epochs, "steps": history.steps, "examples": n, "dp": dp, "at": now()})
         self._training_log = log
         return history
 
@@ -525,88 +431,20 @@ class TrainingMixin:
             for i in range(0, len(x), batch_size)
         ]
 
-    def _dp_plan(
-        self, n: int, epochs: int, batch_size: int, clip: Any, sigma: Any, delta: float
-    ) -> dict[str, Any]:
-        if isinstance(clip, bool) or not isinstance(clip, (int, float)) or not clip > 0:
-            raise invalid_argument("fit", "l2_norm_clip", clip, "a float > 0")
-        if isinstance(sigma, bool) or not isinstance(sigma, (int, float)) or sigma < 0:
-            raise invalid_argument("fit", "noise_multiplier", sigma, "a float >= 0")
-        if batch_size > n:
-            raise invalid_argument(
-                "fit", "batch_size", batch_size, f"at most the {n} examples given"
-            )
-        rate = batch_size / n
-        steps_per_epoch = max(1, round(1 / rate))
-        # The privacy layer (and dp-accounting) load only when DP is asked for.
-        from edgeml.privacy.accounting import epsilon
-
-        steps = steps_per_epoch * epochs
-        spent = (
-            math.inf
-            if sigma == 0
-            else epsilon(
-                noise_multiplier=float(sigma), sampling_rate=rate, steps=steps, delta=delta
-            )
-        )
-        return {
-            "l2_norm_clip": float(clip),
-            "noise_multiplier": float(sigma),
-            "sampling_rate": rate,
-            "steps": steps,
-            "steps_per_epoch": steps_per_epoch,
-            "expected_batch_size": float(batch_size),
-            "delta": float(delta),
-            "epsilon": spent,
-            "accountant": "rdp",
-            "noise": "os.urandom (CSPRNG), Box-Muller",
-        }
+    _dp_plan = staticmethod(dp_plan)
 
     def _dp_epoch(
         self, x: NDArray[Any], y: NDArray[Any], dp: dict[str, Any], rng: np.random.Generator
     ) -> list[float]:
-        spec = self._metadata[TRAINING_ENTRY]
-        names = [w["name"].replace("w", "g", 1) for w in spec["weights"]]
-        shapes = [tuple(w["shape"]) for w in spec["weights"]]
-        sizes = [math.prod(shape) for shape in shapes]
-        starts = [0, *itertools.accumulate(sizes)]
-        clip, sigma = dp["l2_norm_clip"], dp["noise_multiplier"]
-        runner = self._runner("gradients")
-        losses = []
-        for _ in range(dp["steps_per_epoch"]):
-            chosen = np.flatnonzero(rng.random(len(x)) < dp["sampling_rate"])
-            # One row per example: its gradient, flattened (microbatches of 1).
-            rows = np.zeros((len(chosen), sum(sizes)), dtype=np.float64)
-            batch_loss = 0.0
-            for row, i in enumerate(chosen):
-                try:
-                    out = runner(x=x[i : i + 1], y=y[i : i + 1])
-                except (ValueError, RuntimeError) as exc:
-                    raise InferenceError(
-                        f"The interpreter failed while computing a per-example gradient: "
-                        f"{exc}. Fix: check the inputs."
-                    ) from exc
-                rows[row] = np.concatenate([out[name].ravel() for name in names])
-                batch_loss += float(out["loss"])
-            norms = np.sqrt(np.einsum("ij,ij->i", rows, rows))
-            factors = np.minimum(1.0, clip / np.maximum(norms, 1e-300))
-            total = factors @ rows if len(chosen) else np.zeros(sum(sizes))
-            total += secure_normal(total.size) * (sigma * clip)
-            total /= dp["expected_batch_size"]
-            noisy = {
-                name: total[start:stop].reshape(shape).astype(np.float32)
-                for name, start, stop, shape in zip(
-                    names, starts[:-1], starts[1:], shapes, strict=True
-                )
-            }
-            applied = self._run("apply", **noisy)
-            if float(applied["applied"]) != 1.0:
-                raise InferenceError(
-                    "A private training step was not applied: an updated weight was not "
-                    "finite. Fix: lower the learning rate or the noise."
-                )
-            losses.append(batch_loss / max(1, len(chosen)))
-        return losses
+        return dp_epoch(
+            self._metadata[TRAINING_ENTRY],
+            self._runner("gradients"),
+            functools.partial(self._run, "apply"),
+            x,
+            y,
+            dp,
+            rng,
+        )
 
     def evaluate(self, x: Any, y: Any, *, batch_size: int = 256) -> dict[str, float]:
         """Return the mean loss (and accuracy for classification) without training.
@@ -632,7 +470,7 @@ class TrainingMixin:
         spec = self._spec("evaluate")
         if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
             raise invalid_argument("evaluate", "batch_size", batch_size, "an integer >= 1")
-        xa, ya = self._check_xy("evaluate", x, y, spec)
+        xa, ya = check_xy("evaluate", x, y, spec)
         total = 0.0
         with self._lock:
             for i in range(0, len(xa), batch_size):
@@ -679,149 +517,5 @@ class TrainingMixin:
         spec = self._spec("save")
         with self._lock:
             state = self._state()
-        content = _patch_initial_values(self._content, state)
         log = list(getattr(self, "_training_log", None) or [])
-        record = {
-            "trained_on_device": True,
-            "data_left_device": False,
-            "trained_layers": spec["trained_layers"],
-            "sessions": len(log),
-            "steps": sum(int(r["steps"]) for r in log),
-            "examples": [int(r["examples"]) for r in log],
-            "local_dp": [r["dp"] for r in log if r["dp"]],
-            "saved": _now(),
-        }
-        updated = copy.deepcopy(spec)
-        updated["history"] = [*spec.get("history", []), record]
-        content = with_metadata(content, TRAINING_ENTRY, updated)
-        card = read_card(content)
-        if card is not None:
-            extra = {**dict(card.extra or {}), "on_device_training": updated["history"]}
-            content = embed_card(content, card.replace(extra=extra))
-        content = with_edgeml_entry(content)
-        return atomic_write(path, content)
-
-
-def _now() -> str:
-    return _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
-
-
-def _record(ledger: Any, dp: dict[str, Any], *, dry_run: bool) -> None:
-    # The privacy layer (and dp-accounting) load only when DP is asked for.
-    from edgeml.privacy.accounting import Ledger
-
-    if not isinstance(ledger, Ledger):
-        raise invalid_argument("fit", "ledger", ledger, "an edgeml.privacy.accounting.Ledger")
-    target = Ledger.from_dict(ledger.to_dict()) if dry_run else ledger
-    target.record(
-        name="on-device DP-SGD",
-        noise_multiplier=dp["noise_multiplier"],
-        sampling_rate=dp["sampling_rate"],
-        steps=dp["steps"],
-    )
-
-
-def _well_formed(spec: Any) -> bool:
-    """Check the fields of the training document that the runtime relies on."""
-    try:
-        label = spec["label"]
-        weights = spec["weights"]
-        return (
-            isinstance(spec["loss"], str)
-            and label["dtype"] in ("int32", "float32")
-            and (label["dtype"] == "float32" or int(label["classes"]) >= 1)
-            and all(isinstance(d, int) for d in spec["input_shape"][1:])
-            and all(isinstance(d, int) for d in label["shape"][1:])
-            and isinstance(spec["trained_layers"], list)
-            and all(
-                isinstance(w["name"], str)
-                and w["name"].startswith("w")
-                and all(isinstance(d, int) for d in w["shape"])
-                for w in weights
-            )
-        )
-    except (KeyError, TypeError, ValueError, IndexError, AttributeError):
-        return False
-
-
-def _patch_initial_values(content: bytes, state: dict[str, NDArray[Any]]) -> bytes:
-    try:
-        return _patch(content, state)
-    except (UnsupportedModelError, ModelFormatError):
-        raise
-    except Exception as exc:
-        raise ModelFormatError(
-            f"Cannot save: the model's structure is not what to_trainable writes "
-            f"({type(exc).__name__}: {exc}). Fix: re-convert it with "
-            "edgeml.conversion.to_trainable."
-        ) from exc
-
-
-def _patch(content: bytes, state: dict[str, NDArray[Any]]) -> bytes:
-    """Return the model with each variable's initializer constant set to ``state``.
-
-    ``get_state`` output ``sNNN`` is READ_VARIABLE of a VAR_HANDLE with some shared
-    name; the initializer subgraph assigns that name a constant, whose buffer is
-    rewritten (a buffer shared with other tensors gets a copy first).
-    """
-    utils = require(
-        "ai_edge_litert.tools.flatbuffer_utils", extra="litert", feature="Saving a trained model"
-    )
-    model = utils.convert_bytearray_to_object(bytearray(content))
-    ops = dict(vars(utils.schema_fb.BuiltinOperator))
-
-    def handles(subgraph: Any) -> dict[int, str]:
-        names = {}
-        for op in subgraph.operators or []:
-            code = model.operatorCodes[op.opcodeIndex]
-            if max(code.builtinCode, code.deprecatedBuiltinCode) == ops["VAR_HANDLE"]:
-                shared = op.builtinOptions.sharedName
-                names[op.outputs[0]] = shared.decode() if isinstance(shared, bytes) else shared
-        return names
-
-    def is_op(op: Any, name: str) -> bool:
-        code = model.operatorCodes[op.opcodeIndex]
-        return bool(max(code.builtinCode, code.deprecatedBuiltinCode) == ops[name])
-
-    signature = next(s for s in model.signatureDefs if _text(s.signatureKey) == "get_state")
-    reader = model.subgraphs[signature.subgraphIndex]
-    reader_handles = handles(reader)
-    produced = {}
-    for op in reader.operators or []:
-        if is_op(op, "READ_VARIABLE"):
-            produced[op.outputs[0]] = reader_handles[op.inputs[0]]
-    by_shared = {}
-    for out in signature.outputs:
-        by_shared[produced[out.tensorIndex]] = state[_text(out.name)]
-    uses: dict[int, int] = {}
-    for subgraph in model.subgraphs:
-        for tensor in subgraph.tensors or []:
-            uses[tensor.buffer] = uses.get(tensor.buffer, 0) + 1
-    patched = set()
-    for subgraph in model.subgraphs:
-        init_handles = handles(subgraph)
-        for op in subgraph.operators or []:
-            if not is_op(op, "ASSIGN_VARIABLE"):
-                continue
-            shared = init_handles.get(op.inputs[0])
-            tensor = subgraph.tensors[op.inputs[1]]
-            if shared not in by_shared or not tensor.buffer:
-                continue
-            value = np.ascontiguousarray(by_shared[shared], dtype=np.float32)
-            if uses.get(tensor.buffer, 0) > 1:
-                buffer = utils.schema_fb.BufferT()
-                model.buffers.append(buffer)
-                tensor.buffer = len(model.buffers) - 1
-            model.buffers[tensor.buffer].data = np.frombuffer(value.tobytes(), dtype=np.uint8)
-            patched.add(shared)
-    missing = sorted(set(by_shared) - patched)
-    if missing:
-        raise UnsupportedModelError(
-            f"Cannot save: no initial value of variables {missing} was found in the file. "
-            "Fix: re-convert the model with edgeml.conversion.to_trainable."
-        )
-    return bytes(utils.convert_object_to_bytearray(model))
-
-
-def _text(value: Any) -> str:
-    return value.decode() if isinstance(value, bytes) else str(value)
+        return atomic_write(path, trained_content(self._content, spec, state, log))
