@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 
 import numpy as np
-import pandas as pd
 import pytest
 
 from edgeml import drift
@@ -163,6 +162,7 @@ def test_feature_names_for_arrays_reach_every_part_of_the_report() -> None:
 
 
 def test_pandas_column_names_are_kept_everywhere() -> None:
+    pd = pytest.importorskip("pandas")
     reference = pd.DataFrame(GOOD, columns=["heart_rate", "age", "spo2"])
     current = reference + np.array([0.0, 1.0, 0.0])
     report = drift.compare(reference, current, numeric=("psi", "ks"))
@@ -172,6 +172,7 @@ def test_pandas_column_names_are_kept_everywhere() -> None:
 
 
 def test_feature_names_are_checked() -> None:
+    pd = pytest.importorskip("pandas")
     with pytest.raises(ConfigError, match="feature_names"):
         drift.compare(GOOD, GOOD, feature_names=["a", "b"])
     with pytest.raises(ConfigError, match="feature_names"):
