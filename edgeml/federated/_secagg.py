@@ -300,6 +300,7 @@ def _strategy_class() -> type:
             self.state.weights = [np.asarray(w) for w in initial]
             self.sampled: list[int] = []
             self.available = 0
+            self.epsilon = 0.0
 
         def __repr__(self) -> str:
             return (
@@ -320,7 +321,7 @@ def _strategy_class() -> type:
                 excluded=excluded,
                 clip_norm=self.dp.clip_norm,
                 noise_std=self.dp.noise_std(),
-                epsilon=self.ledger.spent().epsilon,
+                epsilon=self.epsilon,
             )
             history = self.state.history
             if history and history[-1].round == number:
@@ -345,6 +346,7 @@ def _strategy_class() -> type:
                 self.state.stopped = "budget"
                 return []
             self.state.accounted += 1
+            self.epsilon = self.ledger.spent().epsilon
             clients = client_manager.all()
             nodes = sorted(clients, key=lambda cid: int(clients[cid].node_id))
             self.available = len(nodes)

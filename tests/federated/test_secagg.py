@@ -217,3 +217,94 @@ def test_secagg_simulation_sums_clipped_updates_and_accounts(monkeypatch):
     )
     assert result.rounds[0].epsilon == pytest.approx(first_round, rel=1e-9)
     assert result.guarantee.delta == dp.delta  # no refusal possible with q = 1
+
+
+def test_rounds_outside_the_secure_range_are_refused_but_accounted():
+    pytest.importorskip("flwr", reason="Flower is not installed (pip install edgeml[federated])")
+    from flwr.common import ndarrays_to_parameters
+    from flwr.server.client_manager import SimpleClientManager
+    from flwr.server.compat.grid_client_proxy import GridClientProxy
+
+    from edgeml.federated._secagg import _strategy_class
+    from edgeml.privacy import Ledger
+
+    manager = SimpleClientManager()
+    for node in range(1, 11):
+        manager.register(GridClientProxy(node, None, 1))
+    # 2 expected devices out of 10, threshold 3: most samples are too small. (check()
+    # refuses this plan; the strategy is built directly to exercise the refusals.)
+    dp = ClientLevelDP(num_clients=10, sampling_rate=0.2, rounds=12, noise_multiplier=1.0)
+    secagg = SecAggPlus(num_shares=5, reconstruction_threshold=3)
+    ledger = Ledger(delta=dp.delta)
+    weights = [np.zeros(3, np.float32)]
+    strategy = _strategy_class()(
+        weights,
+        dp,
+        secagg,
+        ledger,
+        min_clients=10,
+        timeout=1,
+        fraction_evaluate=0.0,
+        train_config={},
+        seed=3,
+    )
+    sent = [
+        strategy.configure_fit(r, ndarrays_to_parameters(weights), manager) for r in range(1, 13)
+    ]
+    history = strategy.state.history
+    assert len(ledger) == 12  # every round accounted, refused or not
+    assert [h.round for h in history] == list(range(1, 13))
+    refused = [h for h, s in zip(history, sent, strict=True) if not s]
+    assert refused  # the seed gives some small samples
+    assert len(refused) < 12  # ... and some large enough
+    for record in refused:
+        assert record.sampled < 3
+        assert all("round refused" in e.reason for e in record.excluded)
+        assert len(record.excluded) == record.sampled
+    for record, instructions in zip(history, sent, strict=True):
+        if instructions:
+            assert len(instructions) == record.sampled >= 3
+            assert instructions[0][1].config["edgeml-clip-norm"] == dp.clip_norm
+    # The ledger's epsilon is the Poisson-subsampled Gaussian of dp-accounting, 12 times.
+    import dp_accounting
+
+    event = dp_accounting.PoissonSampledDpEvent(0.2, dp_accounting.GaussianDpEvent(1.0))
+    direct = (
+        dp_accounting.rdp.RdpAccountant()
+        .compose(dp_accounting.SelfComposedDpEvent(event, 12))
+        .get_epsilon(dp.delta)
+    )
+    assert ledger.spent().epsilon == pytest.approx(direct, rel=1e-9)
+
+
+def test_budget_stops_before_the_round_that_would_overshoot():
+    pytest.importorskip("flwr", reason="Flower is not installed (pip install edgeml[federated])")
+    from flwr.common import ndarrays_to_parameters
+    from flwr.server.client_manager import SimpleClientManager
+    from flwr.server.compat.grid_client_proxy import GridClientProxy
+
+    from edgeml.federated._secagg import _strategy_class
+    from edgeml.privacy import Ledger
+
+    manager = SimpleClientManager()
+    for node in range(1, 5):
+        manager.register(GridClientProxy(node, None, 1))
+    dp = ClientLevelDP(num_clients=4, sampling_rate=1.0, rounds=3, noise_multiplier=2.0)
+    ledger = Ledger(delta=dp.delta, budget=0.5 * (dp.epsilon(2) + dp.epsilon(3)))
+    weights = [np.zeros(3, np.float32)]
+    strategy = _strategy_class()(
+        weights,
+        dp,
+        SecAggPlus(num_shares=5, reconstruction_threshold=3),
+        ledger,
+        min_clients=4,
+        timeout=1,
+        fraction_evaluate=0.0,
+        train_config={},
+        seed=0,
+    )
+    sent = [strategy.configure_fit(r, ndarrays_to_parameters(weights), manager) for r in (1, 2, 3)]
+    assert [len(s) for s in sent] == [4, 4, 0]
+    assert strategy.state.stopped == "budget"
+    assert strategy.state.accounted == 2
+    assert len(ledger) == 2
