@@ -334,8 +334,14 @@ def _strategy_class() -> type:
         ) -> list[tuple[Any, Any]]:
             if self.state.stopped == "budget":
                 return []
-            if server_round == 1:
-                client_manager.wait_for(self.min_wait, timeout=int(self.timeout))
+            if server_round == 1 and not client_manager.wait_for(
+                self.min_wait, timeout=max(1, int(self.timeout))
+            ):
+                raise ConfigError(
+                    f"Only {client_manager.num_available()} of min_clients={self.min_wait} "
+                    f"clients connected within {self.timeout:g} s. Fix: start more "
+                    "SuperNodes, or lower min_clients."
+                )
             # Account the round before anything is sent (and stop before the budget).
             try:
                 self.ledger.record(

@@ -95,7 +95,10 @@ def data(partition):
 
 
 def data_fn(context):
-    return data(int(context.node_config["partition-id"]))
+    partition = int(context.node_config["partition-id"])
+    if partition == 4:  # this device fails while training: it drops out mid-protocol
+        raise OSError("device 4 lost its storage")
+    return data(partition)
 
 
 def clipped_update(weights, partition):
@@ -145,7 +148,7 @@ def test_secagg_simulation_sums_clipped_updates_and_accounts(monkeypatch):
     monkeypatch.setattr(_secagg, "_strategy_class", recording_class)
 
     dp = ClientLevelDP(
-        num_clients=4, sampling_rate=1.0, rounds=2, noise_multiplier=1.0, clip_norm=CLIP
+        num_clients=5, sampling_rate=1.0, rounds=2, noise_multiplier=1.0, clip_norm=CLIP
     )
     secagg = SecAggPlus(num_shares=5, reconstruction_threshold=3)
     results = []
@@ -159,12 +162,17 @@ def test_secagg_simulation_sums_clipped_updates_and_accounts(monkeypatch):
         timeout=120,
     )
     client = client_app(CentroidModel, data_fn, secure_aggregation=True)
-    simulate(server, client, num_clients=4)
+    simulate(server, client, num_clients=5)
 
     (result,) = results
     assert result.stopped == "completed"
     assert [r.round for r in result.rounds] == [1, 2]
-    assert [(r.sampled, r.used, r.excluded) for r in result.rounds] == [(4, 4, ())] * 2
+    # Device 4 dropped out after the key exchange; SecAgg+ recovered its masks from the
+    # others' shares, so the round went on with the 4 devices that finished.
+    assert [(r.sampled, r.used) for r in result.rounds] == [(5, 4)] * 2
+    for record in result.rounds:
+        (dropped,) = record.excluded
+        assert dropped.reason == "dropped out during secure aggregation"
     assert [s["round"] for s in seen] == [1, 2]
     for step in seen:
         # The server-side code gets ONE already-aggregated array set, copied into every
@@ -187,7 +195,8 @@ def test_secagg_simulation_sums_clipped_updates_and_accounts(monkeypatch):
         # It is not any single device's update.
         for update in updates:
             assert not np.allclose(aggregate[0], update[0], atol=1e-3)
-    # The noisy release: final = start + (sum of the 4 clipped updates + noise) / (q N).
+    # The noisy release: final = start + (sum of the 4 clipped updates + noise) / (q N),
+    # q N = 5: the dropout counts as a device that sent nothing.
     start = seen[1]["weights"]
     updates = [clipped_update(start, p)[0] for p in range(4)]
     residual = np.concatenate(
