@@ -78,7 +78,7 @@ class SecAggPlus:
     ----------
     num_shares : int, default 5
         Each device splits its secrets into this many shares, one per neighbour
-        (itself included); > 2.
+        (itself included); > 2, and odd as SecAgg+ prefers.
     reconstruction_threshold : int, default 3
         Shares needed to recover a secret, and so the fewest devices a round needs:
         a round whose Poisson sample (or whose survivors) is smaller is refused. At least
