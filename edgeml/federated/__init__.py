@@ -4,7 +4,8 @@ Edge fleets train one model together while each device's data stays on the devic
 :func:`client_app` and :func:`server_app` build Flower ``ClientApp``/``ServerApp``
 objects (Flower's Message API); :class:`ClientLevelDP` turns the server into
 client-level DP-FedAvg with Poisson client sampling, fixed or adaptive clipping, and
-accounting in an :class:`~edgeml.privacy.Ledger` (sampling amplification included).
+accounting in an :class:`~edgeml.privacy.Ledger` (sampling amplification included);
+:class:`SecAggPlus` adds Flower's secure aggregation, so the server sees only the sum.
 The result is a normal set of Keras weights plus a :class:`ClientGuarantee` ("adding or
 removing one device's whole data") for the model card. Devices can also answer a
 drift query with a histogram sketch, which :func:`fleet_drift` merges into one
@@ -30,6 +31,7 @@ from typing import Any
 from edgeml.federated._guarantee import ClientGuarantee as ClientGuarantee
 from edgeml.federated._plan import ClientLevelDP as ClientLevelDP
 from edgeml.federated._plan import round_event as round_event
+from edgeml.federated._secagg import SecAggPlus as SecAggPlus
 
 # Names imported on first use: name -> defining module (these import Flower or Keras).
 _LAZY: dict[str, str] = {
@@ -47,7 +49,7 @@ _LAZY: dict[str, str] = {
     "simulate": "edgeml.federated._server",
 }
 
-__all__ = sorted(["ClientGuarantee", "ClientLevelDP", "round_event", *_LAZY])
+__all__ = sorted(["ClientGuarantee", "ClientLevelDP", "SecAggPlus", "round_event", *_LAZY])
 
 
 def __getattr__(name: str) -> Any:

@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 
 from edgeml._optional import require
-from edgeml.errors import DataError, invalid_argument
+from edgeml.errors import ConfigError, DataError, invalid_argument
 from edgeml.federated._trainable import LocalDP, as_trainable
 from edgeml.privacy.accounting import Ledger
 
@@ -104,6 +104,7 @@ def client_app(
     drift_fn: Callable[[Any], Any] | None = None,
     drift_noise_multiplier: float | None = None,
     mods: Sequence[Any] = (),
+    secure_aggregation: bool = False,
     seed: int | None = None,
 ) -> Any:
     """Build a Flower ``ClientApp`` that trains ``model_fn()`` on ``data_fn(context)``.
@@ -132,7 +133,14 @@ def client_app(
         Add Gaussian noise (``multiplier * sqrt(features)`` per count) to the drift
         sketch and charge it to the device's ledger.
     mods : sequence, optional
-        Flower client mods (e.g. ``flwr.client.mod.secaggplus_mod``) for all handlers.
+        More Flower client mods for all handlers.
+    secure_aggregation : bool, default False
+        Pair with ``server_app(secure_aggregation=SecAggPlus(...))``: the device clips its
+        own update to the server's clip norm and sends it through Flower's SecAgg+
+        (``secaggplus_mod``), so the server only learns the sum. This builds a Flower
+        legacy ``ClientApp(client_fn=...)`` (SecAgg+ exists only in that API in Flower
+        1.42); it answers train and evaluate, not drift queries. No example count is
+        sent.
     seed : int, optional
         Seed of the sketch noise (tests only); secure randomness by default.
 
@@ -161,7 +169,15 @@ def client_app(
             "client_app", "drift_noise_multiplier", drift_noise_multiplier, "> 0"
         )
     fit_settings = dict(fit or {})
-    app = clientapp.ClientApp(mods=list(mods))
+    if secure_aggregation not in (True, False):
+        raise invalid_argument("client_app", "secure_aggregation", secure_aggregation, "a bool")
+    if secure_aggregation and (drift_fn is not None or drift_noise_multiplier is not None):
+        raise ConfigError(
+            "client_app(secure_aggregation=True) cannot answer drift queries: Flower's "
+            "SecAgg+ runs in its legacy API, which has no query messages. Fix: drop "
+            "drift_fn / drift_noise_multiplier, or run fleet drift with a separate "
+            "client_app without secure aggregation."
+        )
 
     def trainable(context: Any, config: Mapping[str, Any]) -> Any:
         settings = dict(fit_settings)
@@ -174,6 +190,17 @@ def client_app(
             local_dp=local_dp,
             ledger=device_ledger(context),
         )
+
+    if secure_aggregation:
+        from edgeml.federated._secagg import secagg_client_app
+
+        return secagg_client_app(
+            trainable,
+            lambda context: _split(data_fn(context)),
+            list(mods),
+            lambda context, model: _store_ledger(context, getattr(model, "ledger", None)),
+        )
+    app = clientapp.ClientApp(mods=list(mods))
 
     def reply(msg: Any, content: dict[str, Any]) -> Any:
         return flwr_app.Message(content=flwr_app.RecordDict(content), reply_to=msg)

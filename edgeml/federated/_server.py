@@ -9,6 +9,7 @@ per-round history, the client-level guarantee and, when asked, the fleet drift r
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import os
@@ -28,6 +29,7 @@ from edgeml.federated._client import SKETCH_KEY
 from edgeml.federated._drift import fleet_drift
 from edgeml.federated._guarantee import ClientGuarantee
 from edgeml.federated._plan import ClientLevelDP
+from edgeml.federated._secagg import SecAggPlus
 from edgeml.privacy.accounting import Ledger
 
 __all__ = ["FederatedResult", "server_app", "simulate"]
@@ -186,6 +188,7 @@ def server_app(
     timeout: float = 600.0,
     output: str | os.PathLike[str] | None = None,
     on_result: Callable[[FederatedResult], None] | None = None,
+    secure_aggregation: SecAggPlus | None = None,
     seed: int | None = None,
 ) -> Any:
     """Build a Flower ``ServerApp`` that trains ``model_fn()`` with FedAvg or DP-FedAvg.
@@ -220,6 +223,11 @@ def server_app(
         Directory where the result is saved (``result.json``, ``weights.npz``).
     on_result : callable, optional
         Called with the :class:`FederatedResult` (e.g. to keep it in a simulation).
+    secure_aggregation : SecAggPlus, optional
+        Aggregate with Flower's SecAgg+ so that the server sees only the sum of the
+        clipped updates (pair with ``client_app(..., secure_aggregation=True)``; needs
+        ``dp`` with fixed clipping; no ``drift_reference``). Each device clips its own
+        update; the server adds the noise to the sum. Runs Flower's legacy workflow API.
     seed : int, optional
         Reproducible sampling and noise, for tests only.
 
@@ -258,6 +266,34 @@ def server_app(
             f"dp.rounds={dp.rounds}. Fix: pass the same number (or omit rounds)."
         )
     wait_for = min_clients if min_clients is not None else (dp.num_clients if dp else 2)
+    if secure_aggregation is not None:
+        if not isinstance(secure_aggregation, SecAggPlus):
+            raise invalid_argument(
+                "server_app", "secure_aggregation", secure_aggregation, "a SecAggPlus or None"
+            )
+        secure_aggregation.check(dp)
+        if drift_reference is not None:
+            raise ConfigError(
+                "server_app(secure_aggregation=...) cannot send drift queries: Flower's "
+                "SecAgg+ runs in its legacy API, whose client apps have no query handler. "
+                "Fix: drop drift_reference, or query drift in a separate run."
+            )
+        assert dp is not None
+        return _secagg_app(
+            serverapp,
+            model_fn,
+            rounds=rounds,
+            dp=dp,
+            secagg=secure_aggregation,
+            ledger=ledger,
+            wait_for=wait_for,
+            fraction_evaluate=fraction_evaluate,
+            train_config=train_config,
+            timeout=timeout,
+            output=output,
+            on_result=on_result,
+            seed=seed,
+        )
     app = serverapp.ServerApp()
 
     @app.main()  # type: ignore[untyped-decorator]
@@ -331,6 +367,62 @@ def server_app(
             stopped=stopped,
             guarantee=guarantee,
             drift=drift,
+            ledger=book,
+        )
+        if output is not None:
+            result.save(output)
+        if on_result is not None:
+            on_result(result)
+
+    return app
+
+
+def _secagg_app(
+    serverapp: Any,
+    model_fn: Callable[[], Any],
+    *,
+    rounds: int,
+    dp: ClientLevelDP,
+    secagg: SecAggPlus,
+    ledger: Ledger | None,
+    wait_for: int,
+    fraction_evaluate: float,
+    train_config: dict[str, Any] | None,
+    timeout: float,
+    output: str | os.PathLike[str] | None,
+    on_result: Callable[[FederatedResult], None] | None,
+    seed: int | None,
+) -> Any:
+    from edgeml.federated._secagg import secagg_server_main
+
+    body = secagg_server_main(
+        model_fn,
+        rounds=rounds,
+        dp=dp,
+        secagg=secagg,
+        ledger=ledger,
+        min_clients=wait_for,
+        fraction_evaluate=fraction_evaluate,
+        train_config=train_config,
+        timeout=timeout,
+        seed=seed,
+    )
+    app = serverapp.ServerApp()
+
+    @app.main()  # type: ignore[untyped-decorator]
+    def main(grid: Any, context: Any) -> None:
+        state, book = body(grid, context)
+        epsilon = book.spent().epsilon
+        guarantee = dp.guarantee(epsilon, state.accounted)
+        extra = secagg.extra_delta(dp, epsilon, state.accounted)
+        if extra > 0:
+            # Refused rounds (too few or too many devices sampled) leak a little: pay it.
+            guarantee = dataclasses.replace(guarantee, delta=guarantee.delta + extra)
+        result = FederatedResult(
+            weights=tuple(state.weights),
+            rounds=tuple(state.history),
+            stopped=state.stopped,
+            guarantee=guarantee,
             ledger=book,
         )
         if output is not None:
