@@ -82,7 +82,8 @@ def steps_for_epochs(epochs: float, sampling_rate: float) -> int:
     """Count the Poisson-sampled steps that make ``epochs`` expected passes over the data.
 
     This is ``ceil(epochs / sampling_rate)``, the convention tensorflow-privacy and
-    dp-accounting use, so epsilons computed from epochs agree with theirs.
+    dp-accounting use, so epsilons computed from epochs agree with theirs
+    (``tests/conformance/test_accountants.py``).
 
     Parameters
     ----------
