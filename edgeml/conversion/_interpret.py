@@ -36,9 +36,14 @@ def _to_model_input(x: np.ndarray, detail: dict[str, Any]) -> np.ndarray:
     dtype = np.dtype(detail["dtype"])
     scale, zero_point = detail["quantization"]
     if np.issubdtype(dtype, np.integer) and scale and np.issubdtype(x.dtype, np.floating):
+        # The interpreter's QUANTIZE arithmetic, as edgeml.runtime does it: multiply by the
+        # float32 reciprocal of the scale, round half to even, add the zero point. Dividing
+        # in float64 and rounding ties away from zero differs on exact ties (pixel / 255).
         info = np.iinfo(dtype)
-        q = np.round(x.astype(np.float64) / scale + zero_point)
-        return np.asarray(np.clip(q, info.min, info.max).astype(dtype))
+        inverse = np.float32(1.0) / np.float32(scale)
+        ratio = np.multiply(x.astype(np.float32), inverse, dtype=np.float32)
+        ratio = np.clip(ratio, info.min - zero_point, info.max - zero_point)
+        return np.asarray((np.rint(ratio).astype(np.int64) + zero_point).astype(dtype))
     return x.astype(dtype, copy=False)
 
 

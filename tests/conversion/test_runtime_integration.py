@@ -29,6 +29,25 @@ def test_runtime_loads_verifies_and_agrees(saved_int8: tuple[Any, Path], digits:
     np.testing.assert_allclose(edge.predict(digits.x_test), tfl.predict(digits.x_test), atol=1e-6)
 
 
+def test_conversion_time_predict_rounds_ties_like_the_device(
+    saved_int8: tuple[Any, Path], digits: Any
+) -> None:
+    # Inputs that sit exactly between two integer levels: x / scale = k + 0.5. The old
+    # conversion-time path rounded them away from zero in float64; the interpreter (and
+    # edgeml.runtime) multiplies by the float32 reciprocal and rounds half to even.
+    from edgeml.runtime import load
+
+    tfl, path = saved_int8
+    edge = load(path)
+    spec = edge.inputs[0]
+    assert spec.quantization is not None
+    scale = float(spec.quantization.scale[0])
+    levels = np.arange(-60, 60, dtype=np.float32) + np.float32(0.5)
+    ties = np.resize(levels * np.float32(scale), (8, digits.x_test.shape[1])).astype(np.float32)
+    np.testing.assert_array_equal(tfl.predict(ties), edge.predict(ties))
+    np.testing.assert_array_equal(tfl.predict(digits.x_test[:50]), edge.predict(digits.x_test[:50]))
+
+
 def test_flipped_weight_byte_is_caught(saved_int8: tuple[Any, Path], tmp_path: Path) -> None:
     from edgeml.runtime import load
 
