@@ -94,14 +94,16 @@ def validate_model(
                 "batch's activations whose gradient is not clipped per example. Remove it "
                 "or use a weight regularizer."
             )
-        if _adapted_normalization(layer) and layer.name not in public:
+        adapted = _adapted_statistics(layer)
+        if adapted is not None and layer.name not in public:
+            kind, what, fix = adapted
             problems.append(
-                f"Layer {layer.name!r} is a Normalization layer whose mean and variance "
-                "were computed by adapt() from data: they are stored in the model and "
-                "released with it, and DP-SGD does not protect them. Fix: build it with "
-                "Normalization(mean=..., variance=...) from public knowledge or DP "
-                "estimates (edgeml.privacy.dp_mean), or, if it was adapted on public or "
-                f"held-out data, pass public_statistics=[{layer.name!r}]."
+                f"Layer {layer.name!r} is a {kind} layer whose {what} came from adapt() "
+                "on data: they are stored in the model and released with it, and DP-SGD "
+                f"does not protect them. Fix: build it with {fix} from public knowledge or "
+                "DP estimates (edgeml.privacy.dp_mean, dp_quantile, dp_histogram), or, if "
+                "it was adapted on public or held-out data, pass "
+                f"public_statistics=[{layer.name!r}]."
             )
     try:
         _ghost.plan_layers(model)
@@ -117,14 +119,51 @@ def validate_model(
     return problems
 
 
-def _adapted_normalization(layer: Any) -> bool:
-    """Whether ``layer`` is a ``Normalization`` layer whose statistics came from adapt()."""
-    if "Normalization" not in {cls.__name__ for cls in type(layer).__mro__}:
-        return False
-    if getattr(layer, "input_mean", None) is not None:
-        return False  # built with mean= and variance=
-    adapted = getattr(layer, "is_adapted", None)  # tf-keras says; Keras 3 requires adapt()
-    return bool(layer.built if adapted is None else adapted)
+# Preprocessing layers that store statistics of the data they were adapted on:
+# class name in the layer's MRO -> (shown name, what they store, how to build them instead).
+_ADAPTABLE = {
+    "Normalization": (
+        "Normalization",
+        "mean and variance",
+        "Normalization(mean=..., variance=...)",
+    ),
+    "Discretization": ("Discretization", "bin boundaries", "Discretization(bin_boundaries=...)"),
+    "IndexLookup": ("lookup", "vocabulary", "StringLookup/IntegerLookup(vocabulary=...)"),
+    "TextVectorization": ("TextVectorization", "vocabulary", "TextVectorization(vocabulary=...)"),
+}
+
+
+def _adapted_statistics(layer: Any) -> tuple[str, str, str] | None:
+    """Return ``(kind, what, fix)`` when ``layer`` holds statistics that adapt() computed.
+
+    tf-keras records ``is_adapted``; Keras 3 does not, so there a layer counts as adapted
+    when it was not given its statistics at construction (mean and variance, bin
+    boundaries, a vocabulary) yet holds some.
+    """
+    names = {cls.__name__ for cls in type(layer).__mro__}
+    key = next((name for name in _ADAPTABLE if name in names), None)
+    if key is None:
+        return None
+    found = _ADAPTABLE[key]
+    if key == "Normalization" and getattr(layer, "input_mean", None) is not None:
+        return None  # built with mean= and variance=
+    adapted = getattr(layer, "is_adapted", None)
+    if adapted is not None:
+        return found if adapted else None
+    if key == "Normalization":
+        return found if layer.built else None
+    if key == "Discretization":
+        return found if getattr(layer, "num_bins", None) is not None else None
+    if key == "IndexLookup":
+        if getattr(layer, "input_vocabulary", None) is not None:
+            return None
+        special = int(getattr(layer, "num_oov_indices", 1)) + (
+            getattr(layer, "mask_token", None) is not None
+        )
+        return found if int(layer.vocabulary_size()) > special else None
+    if getattr(layer, "_has_input_vocabulary", False):  # TextVectorization
+        return None
+    return found if int(layer.vocabulary_size()) > 2 else None  # "" and "[UNK]" alone
 
 
 _MIXING_BATCH = 4

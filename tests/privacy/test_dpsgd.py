@@ -27,6 +27,7 @@ from edgeml.privacy import _ghost, _keras, epsilon  # noqa: E402
 from edgeml.privacy._budget import _max_steps_within  # noqa: E402
 from edgeml.privacy._noise import NoiseSource  # noqa: E402
 from edgeml.privacy._step import _noisy_average  # noqa: E402
+from edgeml.privacy._validation import _adapted_statistics  # noqa: E402
 from edgeml.privacy.dpsgd import make_private, poisson_batches, validate_model  # noqa: E402
 
 pytestmark = [pytest.mark.tf, pytest.mark.compat]
@@ -983,6 +984,26 @@ def test_normalization_adapted_on_the_data_is_flagged(K) -> None:
     assert (
         validate_model(K.Sequential([K.Input((4,)), given, K.layers.Dense(2)]), strict=False) == []
     )
+
+
+def test_other_adapted_preprocessing_layers_are_flagged(K) -> None:
+    # Discretization boundaries and lookup vocabularies adapted on the private data are
+    # released with the model just like Normalization's mean and variance.
+    rng = np.random.default_rng(0)
+    numbers = rng.normal(size=(60, 1)).astype("float32")
+    binned = K.layers.Discretization(num_bins=4, name="bins")
+    binned.adapt(numbers)
+    given = K.layers.Discretization(bin_boundaries=[-1.0, 0.0, 1.0], name="given")
+    words = K.layers.StringLookup(name="words")
+    words.adapt(np.array(["ann", "bob", "cy"]))
+    listed = K.layers.StringLookup(vocabulary=["ann", "bob"], name="listed")
+    assert _adapted_statistics(binned) is not None
+    assert _adapted_statistics(given) is None
+    assert _adapted_statistics(words) is not None
+    assert _adapted_statistics(listed) is None
+    fresh = K.layers.StringLookup(name="fresh")
+    assert _adapted_statistics(fresh) is None
+    assert _adapted_statistics(K.layers.Dense(2)) is None
 
 
 def test_a_run_that_ends_as_planned_logs_no_warning(K, caplog) -> None:
