@@ -33,6 +33,7 @@ from pathlib import Path
 from edgeml.errors import PathError
 
 __all__ = [
+    "array_file_fits",
     "atomic_write",
     "checked_path",
     "describe_os_error",
@@ -279,6 +280,50 @@ def npy_fits(head: bytes, available: int) -> str | None:
     following = available - stream.tell()
     if declared > following:
         return f"the header declares {declared} bytes of data but only {following} follow it"
+    return None
+
+
+def array_file_fits(path: str | os.PathLike[str]) -> str | None:
+    """Check a ``.npy`` file, or every array of a ``.npz`` archive, with :func:`npy_fits`.
+
+    ``numpy.load`` decides by the file's first bytes, not its name, so this does too. For
+    an archive each member's header is read from its first 64 KiB (decompressing no more)
+    and compared with the member's stated size.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The file.
+
+    Returns
+    -------
+    str or None
+        Why the file is refused, or None.
+
+    Examples
+    --------
+    >>> import pathlib, tempfile, numpy as np
+    >>> target = pathlib.Path(tempfile.mkdtemp()) / "arrays.npz"
+    >>> np.savez(target, x=np.zeros(3))
+    >>> array_file_fits(target) is None
+    True
+    """
+    import zipfile
+
+    target = Path(path)
+    with target.open("rb") as handle:
+        head = handle.read(65536)
+    if not head.startswith(b"PK"):
+        return npy_fits(head, target.stat().st_size)
+    try:
+        with zipfile.ZipFile(target) as archive:
+            for info in archive.infolist():
+                with archive.open(info) as member:
+                    problem = npy_fits(member.read(65536), info.file_size)
+                if problem is not None:
+                    return f"{info.filename}: {problem}"
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, ValueError):
+        return None  # a damaged archive: numpy.load reports it
     return None
 
 

@@ -264,6 +264,34 @@ def test_drift_refuses_an_npy_declaring_more_than_it_holds(
     assert "declares" in _one_line_error(capsys.readouterr().err)
 
 
+def test_drift_refuses_an_npz_member_declaring_more_than_it_holds(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # The .npy check, inside an archive: numpy.load of the member would allocate 8 TiB.
+    import io
+    import zipfile
+
+    from numpy.lib import format as npy_format
+
+    buffer = io.BytesIO()
+    npy_format.write_array_header_1_0(
+        buffer, {"descr": "<f8", "fortran_order": False, "shape": (2**40,)}
+    )
+    bomb = tmp_path / "bomb.npz"
+    with zipfile.ZipFile(bomb, "w") as archive:
+        archive.writestr("x.npy", buffer.getvalue() + b"\0" * 8)
+    good = tmp_path / "good.npy"
+    np.save(good, np.zeros(10))
+    assert main(["drift", str(bomb), str(good)]) == 1
+    message = _one_line_error(capsys.readouterr().err)
+    assert "x.npy" in message
+    assert "declares" in message
+    # An honest archive still reads.
+    honest = tmp_path / "honest.npz"
+    np.savez_compressed(honest, x=np.arange(20.0).reshape(10, 2))
+    assert main(["drift", str(honest), str(honest)]) == 0
+
+
 def _fill(path: Path) -> None:
     import errno
 

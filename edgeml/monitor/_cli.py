@@ -123,7 +123,7 @@ def load_reference(path: str | Path) -> np.ndarray:
     """
     import numpy as np
 
-    from edgeml._io import checked_path, npy_fits
+    from edgeml._io import array_file_fits, checked_path
     from edgeml.errors import PathError
 
     try:  # refuses folders and FIFOs (np.load would block on a FIFO)
@@ -131,8 +131,7 @@ def load_reference(path: str | Path) -> np.ndarray:
     except PathError as exc:
         raise DataError(f"Cannot read the reference file {str(path)!r}: {exc}") from exc
     try:
-        with Path(path).open("rb") as handle:  # np.load allocates what a header declares
-            problem = npy_fits(handle.read(65536), Path(path).stat().st_size)
+        problem = array_file_fits(path)  # np.load allocates what a header declares
         if problem is not None:
             raise DataError(f"Cannot read the reference file {str(path)!r}: {problem}.")
         loaded = np.load(Path(path), allow_pickle=False)

@@ -317,3 +317,11 @@ def test_an_npy_header_declaring_a_huge_array_is_refused_before_allocating(
     bomb.write_bytes(_npy_bomb())
     with pytest.raises(DataError, match="declares"):
         load_reference(bomb)
+    # The same header inside an .npz archive (numpy.load decides by content, not name).
+    import zipfile
+
+    archive_bomb = tmp_path / "bomb.npz"
+    with zipfile.ZipFile(archive_bomb, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("x.npy", _npy_bomb())
+    with pytest.raises(DataError, match=r"x\.npy: the header declares"):
+        load_reference(archive_bomb)
