@@ -123,7 +123,7 @@ def load_reference(path: str | Path) -> np.ndarray:
     """
     import numpy as np
 
-    from edgeml._io import array_file_fits, checked_path
+    from edgeml._io import checked_path, load_array_file
     from edgeml.errors import PathError
 
     try:  # refuses folders and FIFOs (np.load would block on a FIFO)
@@ -131,10 +131,7 @@ def load_reference(path: str | Path) -> np.ndarray:
     except PathError as exc:
         raise DataError(f"Cannot read the reference file {str(path)!r}: {exc}") from exc
     try:
-        problem = array_file_fits(path)  # np.load allocates what a header declares
-        if problem is not None:
-            raise DataError(f"Cannot read the reference file {str(path)!r}: {problem}.")
-        loaded = np.load(Path(path), allow_pickle=False)
+        loaded = load_array_file(path, name=f"the reference file {str(path)!r}")
     except DataError:
         raise
     except (OSError, ValueError, EOFError, zipfile.BadZipFile) as exc:
