@@ -29,6 +29,7 @@ import os
 import secrets
 import stat
 from pathlib import Path
+from typing import Any
 
 from edgeml.errors import PathError
 
@@ -37,6 +38,7 @@ __all__ = [
     "atomic_write",
     "checked_path",
     "describe_os_error",
+    "load_array_file",
     "npy_fits",
     "path_error",
     "read_file",
@@ -325,6 +327,46 @@ def array_file_fits(path: str | os.PathLike[str]) -> str | None:
     except (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, ValueError):
         return None  # a damaged archive: numpy.load reports it
     return None
+
+
+def load_array_file(path: str | os.PathLike[str], *, name: str) -> Any:
+    """``numpy.load`` (no pickles) once :func:`array_file_fits` accepts the file.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        A ``.npy`` or ``.npz`` file.
+    name : str
+        How error messages name the file.
+
+    Returns
+    -------
+    numpy.ndarray or numpy.lib.npyio.NpzFile
+        What ``numpy.load`` returns; the caller closes an archive.
+
+    Raises
+    ------
+    DataError
+        When a header declares more data than the file holds.
+    OSError, ValueError, EOFError, zipfile.BadZipFile
+        From ``numpy.load``, for the caller to word.
+
+    Examples
+    --------
+    >>> import pathlib, tempfile, numpy as np
+    >>> target = pathlib.Path(tempfile.mkdtemp()) / "x.npy"
+    >>> np.save(target, np.arange(3))
+    >>> load_array_file(target, name="x").tolist()
+    [0, 1, 2]
+    """
+    import numpy as np
+
+    from edgeml.errors import DataError
+
+    problem = array_file_fits(path)  # np.load allocates what a header declares
+    if problem is not None:
+        raise DataError(f"Cannot read {name}: {problem}. Fix: write it again.")
+    return np.load(Path(path), allow_pickle=False)
 
 
 def _pid_alive(pid: int) -> bool:

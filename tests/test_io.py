@@ -202,3 +202,32 @@ def test_atomic_write_never_replaces_a_folder_or_a_special_file(tmp_path: Path, 
         atomic_write(target, b"x")
     assert target.is_dir() if kind == "folder" else target.is_fifo()
     assert os.listdir(tmp_path) == ["target"]
+
+
+def test_load_array_file_refuses_a_header_declaring_more_than_the_file_holds(
+    tmp_path: Path,
+) -> None:
+    import io
+    import zipfile
+
+    import numpy as np
+    from numpy.lib import format as npy_format
+
+    from edgeml._io import load_array_file
+    from edgeml.errors import DataError
+
+    buffer = io.BytesIO()  # numpy's own header writer: 2**40 float64 values, 64 bytes follow
+    npy_format.write_array_header_1_0(
+        buffer, {"descr": "<f8", "fortran_order": False, "shape": (2**40,)}
+    )
+    bomb = buffer.getvalue() + b"\0" * 64
+    (tmp_path / "bomb.npy").write_bytes(bomb)
+    with pytest.raises(DataError, match=r"declares 8796093022208 bytes.*Fix:"):
+        load_array_file(tmp_path / "bomb.npy", name="bomb")
+    with zipfile.ZipFile(tmp_path / "bomb.npz", "w") as archive:  # numpy reads by content
+        archive.writestr("x.npy", bomb)
+    with pytest.raises(DataError, match=r"x\.npy: the header declares"):
+        load_array_file(tmp_path / "bomb.npz", name="bomb")
+    np.savez(tmp_path / "ok.npz", x=np.arange(4.0))
+    with load_array_file(tmp_path / "ok.npz", name="ok") as archive:
+        assert archive["x"].tolist() == [0.0, 1.0, 2.0, 3.0]

@@ -152,9 +152,9 @@ class MinimizationReport:
     def save_html(self, path: str | os.PathLike[str]) -> Path:
         """Write the report as a standalone HTML page (inline styles and charts).
 
-        The page is what a notebook shows for the report, plus a chart of the rows kept
-        and dropped by reason; it opens in a browser with no server and loads nothing
-        from the network. The file is written atomically.
+        The page is what a notebook shows for the report (summary, rows kept and
+        dropped by reason with their chart, columns, PII released); it opens in a
+        browser with no server and loads nothing from the network. Written atomically.
 
         Parameters
         ----------

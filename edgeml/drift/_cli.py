@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 
 from edgeml._html import page
-from edgeml._io import array_file_fits, atomic_write, checked_path, path_error
+from edgeml._io import atomic_write, checked_path, load_array_file, path_error
 from edgeml.errors import DataError, PathError
 
 __all__ = ["add_parser", "read_table", "run"]
@@ -94,12 +94,9 @@ def read_table(path: str | Path) -> Any:
     try:
         if suffix == ".csv":
             return _csv_columns(source)
-        problem = array_file_fits(source)
-        if problem is not None:
-            raise DataError(f"Cannot read {source}: {problem}. Fix: write it again.")
         if suffix == ".npy":
-            return _npy_array(np.load(source, allow_pickle=False), source)
-        with np.load(source, allow_pickle=False) as archive:
+            return _npy_array(load_array_file(source, name=str(source)), source)
+        with load_array_file(source, name=str(source)) as archive:
             names = list(archive.files)
             if len(names) != 1:
                 raise DataError(f"{source} holds {len(names)} arrays; save exactly one.")

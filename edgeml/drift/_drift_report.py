@@ -210,7 +210,8 @@ class DriftReport:
         return self._summary() + "\n\n" + markdown_table(list(self._HEADERS), self._rows())
 
     def _html_sections(self, charts: int = 12) -> list[str]:
-        worst = self.worst(30)
+        ranked = self.worst(len(self.features))  # one sort for the bars and the charts
+        worst = ranked[:30]
         which = "per feature" if len(worst) == len(self) else f"of the {len(worst)} worst features"
         parts = [
             html_table(list(self._HEADERS), self._rows(), caption=self._summary()),
@@ -221,7 +222,7 @@ class DriftReport:
                 title=f"Severity {which} (1 = drift boundary, capped at {_SEVERITY_CAP:g})",
             ),
         ]
-        plotted = [f for f in self.worst(len(self.features)) if f.distribution is not None]
+        plotted = [f for f in ranked if f.distribution is not None]
         figures = [_distribution_figure(f) for f in plotted[:charts]]
         if figures:
             parts.append("<h2>Reference (grey) and current (blue) distributions</h2>")

@@ -123,7 +123,7 @@ def load_reference(path: str | Path) -> np.ndarray:
     """
     import numpy as np
 
-    from edgeml._io import array_file_fits, checked_path
+    from edgeml._io import checked_path, load_array_file
     from edgeml.errors import PathError
 
     try:  # refuses folders and FIFOs (np.load would block on a FIFO)
@@ -131,10 +131,7 @@ def load_reference(path: str | Path) -> np.ndarray:
     except PathError as exc:
         raise DataError(f"Cannot read the reference file {str(path)!r}: {exc}") from exc
     try:
-        problem = array_file_fits(path)  # np.load allocates what a header declares
-        if problem is not None:
-            raise DataError(f"Cannot read the reference file {str(path)!r}: {problem}.")
-        loaded = np.load(Path(path), allow_pickle=False)
+        loaded = load_array_file(path, name=f"the reference file {str(path)!r}")
     except DataError:
         raise
     except (OSError, ValueError, EOFError, zipfile.BadZipFile) as exc:
@@ -223,15 +220,6 @@ def _run(args: argparse.Namespace) -> int:
 
     if args.port < 0 or args.port > 65535:
         raise ConfigError(f"--port must be in 0..65535; got {args.port}.")
-    model = runtime.load(args.model)
-    reference = None if args.reference is None else load_reference(args.reference)
-    options: dict[str, Any] = {"window": args.window}
-    if args.recompute_every is not None:
-        options["recompute_every"] = args.recompute_every
-    if args.dp_epsilon is not None:
-        options["dp_epsilon"] = args.dp_epsilon
-    if args.feature_names is not None:
-        options["feature_names"] = [n.strip() for n in args.feature_names.split(",")]
     for option in ("body_timeout", "idle_timeout", "header_timeout"):
         if not 0 < getattr(args, option) < 86400:
             raise ConfigError(
@@ -241,6 +229,15 @@ def _run(args: argparse.Namespace) -> int:
     if args.limit_concurrency < 1:
         raise ConfigError(f"--limit-concurrency must be >= 1; got {args.limit_concurrency}.")
     token = read_token(args.token_file, args.token_env)
+    model = runtime.load(args.model)
+    reference = None if args.reference is None else load_reference(args.reference)
+    options: dict[str, Any] = {"window": args.window}
+    if args.recompute_every is not None:
+        options["recompute_every"] = args.recompute_every
+    if args.dp_epsilon is not None:
+        options["dp_epsilon"] = args.dp_epsilon
+    if args.feature_names is not None:
+        options["feature_names"] = [n.strip() for n in args.feature_names.split(",")]
     app = create_app(
         model,
         reference=reference,
