@@ -20,6 +20,7 @@ from edgeml.data.synthesis.quality import measure_quality
 from edgeml.data.synthesis.report import SynthesisReport
 from edgeml.data.synthesis.zcdp import zcdp_epsilon, zcdp_rho
 from edgeml.errors import ConfigError, DataError, invalid_argument
+from edgeml.privacy._epsilon import _check_delta
 from edgeml.privacy.accounting import Guarantee
 
 if TYPE_CHECKING:
@@ -111,15 +112,8 @@ def _check_budget(epsilon: Any, delta: Any) -> tuple[float, float]:
             "a finite number > 0",
             fix="pass the release's privacy budget, e.g. epsilon=1.0",
         )
-    if isinstance(delta, bool) or not isinstance(delta, (int, float)) or not 0 < delta < 1:
-        raise invalid_argument(
-            "synthesize",
-            "delta",
-            delta,
-            "a float in the range (0, 1)",
-            fix="use e.g. delta=1e-6 (well below 1 / number of records)",
-        )
-    return float(epsilon), float(delta)
+    fix = "use e.g. delta=1e-6 (well below 1 / number of records)"
+    return float(epsilon), _check_delta("synthesize", delta, fix=fix)
 
 
 def _check_rows(n_rows: Any) -> int | None:
