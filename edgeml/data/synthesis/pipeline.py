@@ -274,6 +274,7 @@ def synthesize(
         )
     sizes = list(domain.sizes)
     rho = zcdp_rho(epsilon, delta)
+    spent = zcdp_epsilon(rho, delta)  # the release's epsilon, at most the one asked for
     scales = mst.noise_scales(rho, d)
     noise_tvd = float(
         np.mean([0.5 * k * scales.sigma_one_way * math.sqrt(2 / math.pi) / n_real for k in sizes])
@@ -293,7 +294,7 @@ def synthesize(
         ledger.record(
             name="synthesize",
             event=mst_event(scales),
-            epsilon=zcdp_epsilon(rho, delta),
+            epsilon=spent,
             delta=delta,
             noise_seeded=seed is not None,
         )
@@ -322,7 +323,7 @@ def synthesize(
     names = domain.names
     report = SynthesisReport(
         guarantee=Guarantee(
-            epsilon=zcdp_epsilon(rho, delta),
+            epsilon=spent,
             delta=delta,
             accountant="zcdp",
             sampling="composed",
