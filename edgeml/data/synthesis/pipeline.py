@@ -20,6 +20,7 @@ from edgeml.data.synthesis.quality import measure_quality
 from edgeml.data.synthesis.report import SynthesisReport
 from edgeml.data.synthesis.zcdp import zcdp_epsilon, zcdp_rho
 from edgeml.errors import ConfigError, DataError, invalid_argument
+from edgeml.privacy._discrete import zcdp_event
 from edgeml.privacy._epsilon import _check_delta
 from edgeml.privacy.accounting import Guarantee
 
@@ -74,9 +75,7 @@ def mst_event(scales: mst.NoiseScales) -> dp_accounting.DpEvent:
     return dp_accounting.ComposedDpEvent(
         [
             dp_accounting.GaussianDpEvent(scales.sigma_one_way / math.sqrt(d)),
-            dp_accounting.SelfComposedDpEvent(
-                dp_accounting.ZCDpEvent(scales.epsilon_select**2 / 8.0), d - 1
-            ),
+            dp_accounting.SelfComposedDpEvent(zcdp_event(scales.epsilon_select**2 / 8.0), d - 1),
             dp_accounting.GaussianDpEvent(scales.sigma_two_way / math.sqrt(d - 1)),
         ]
     )
