@@ -42,15 +42,13 @@ def _check_accountant(owner: str, accountant: object) -> Accountant:
     return accountant  # type: ignore[return-value]
 
 
-def _check_delta(owner: str, delta: object) -> float:
+def _check_delta(owner: str, delta: object, fix: str = "use delta=1e-5") -> float:
     if (
         isinstance(delta, bool)
         or not isinstance(delta, (int, float))
         or not 0.0 < float(delta) < 1.0
     ):
-        raise invalid_argument(
-            owner, "delta", delta, "a float in the range (0, 1)", fix="use delta=1e-5"
-        )
+        raise invalid_argument(owner, "delta", delta, "a float in the range (0, 1)", fix=fix)
     return float(delta)
 
 

@@ -147,6 +147,8 @@ class Ledger:
         self._accountant = _check_accountant("Ledger", accountant)
         self._budget = None if budget is None else _check_positive("Ledger", "budget", budget)
         self._entries: list[LedgerEntry] = []
+        # spent() of the current entries; entries only grow in record(), which updates it
+        self._spent: Guarantee | None = None
 
     @property
     def delta(self) -> float:
@@ -260,6 +262,7 @@ class Ledger:
         entry = LedgerEntry(
             name=name, event=event, epsilon=epsilon, delta=delta, noise_seeded=bool(noise_seeded)
         )
+        total = None
         if self._budget is not None:
             total = self._total([*self._entries, entry])
             if total.epsilon > self._budget:
@@ -269,6 +272,7 @@ class Ledger:
                     "was recorded. Fix: release less (more noise, fewer steps) or stop."
                 )
         self._entries.append(entry)
+        self._spent = total  # the composition just checked, or None: spent() computes it
         return self
 
     def spent(self) -> Guarantee:
@@ -279,7 +283,9 @@ class Ledger:
         Guarantee
             ``epsilon`` is 0 for an empty ledger.
         """
-        return self._total(self._entries)
+        if self._spent is None:
+            self._spent = self._total(self._entries)
+        return self._spent
 
     def remaining(self) -> float | None:
         """Epsilon left in the budget (never negative), or ``None`` without a budget."""

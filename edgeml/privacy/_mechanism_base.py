@@ -232,11 +232,15 @@ def integer_noise(
     delta: float,
     size: int,
     randbelow: RandBelow,
+    *,
+    l2_squared: int | None = None,
 ) -> tuple[np.ndarray, float]:
     """Exact discrete noise for an integer query; returns ``(noise, scale)``.
 
     ``sensitivity`` is the L1 sensitivity for ``"laplace"`` and the L2 sensitivity for
-    ``"gaussian"`` (both integers); ``size`` independent draws are returned as int64.
+    ``"gaussian"`` (both integers); a query whose squared L2 sensitivity is not a perfect
+    square passes it as ``l2_squared`` instead. ``size`` independent draws are returned
+    as int64.
 
     Examples
     --------
@@ -249,7 +253,8 @@ def integer_noise(
         t = laplace_scale(sensitivity, epsilon)
         draws = [discrete_laplace(t, randbelow=randbelow) for _ in range(size)]
         return np.array(draws, dtype=np.int64), float(t)
-    sigma = gaussian_sigma(sensitivity**2, epsilon, delta)
+    squared = sensitivity**2 if l2_squared is None else l2_squared
+    sigma = gaussian_sigma(squared, epsilon, delta)
     draws = [discrete_gaussian(sigma, randbelow=randbelow) for _ in range(size)]
     return np.array(draws, dtype=np.int64), sigma
 

@@ -50,14 +50,10 @@ import numpy as np
 from edgeml.drift import Histogram
 from edgeml.errors import DataError, invalid_argument
 from edgeml.privacy._discrete import (
-    discrete_gaussian,
-    discrete_laplace,
     discrete_laplace_event,
-    gaussian_sigma,
-    laplace_scale,
     zcdp_event,
 )
-from edgeml.privacy._mechanism_base import _check_budget, noise_source
+from edgeml.privacy._mechanism_base import _check_budget, integer_noise, noise_source
 from edgeml.privacy.scope import Declared, Protection
 
 if TYPE_CHECKING:
@@ -271,14 +267,7 @@ def dp_baseline(
         inner[j] = np.histogram(clipped[:, j], bins=edges[j])[0]
     draw, seeded = noise_source(owner, seed)
     # one record changes one count of each feature by one: L1 = p, squared L2 = p
-    if chosen == "laplace":
-        t = laplace_scale(p, epsilon)
-        scale = float(t)
-        draws = [discrete_laplace(t, randbelow=draw) for _ in range(inner.size)]
-    else:
-        scale = gaussian_sigma(p, epsilon, delta)
-        draws = [discrete_gaussian(scale, randbelow=draw) for _ in range(inner.size)]
-    noise = np.array(draws, dtype=np.int64)
+    noise, scale = integer_noise(chosen, p, epsilon, delta, inner.size, draw, l2_squared=p)
     noisy = np.maximum(inner + noise.reshape(inner.shape), 0)
     counts = np.zeros((p, int(bins) + 2), dtype=np.int64)
     counts[:, 1:-1] = noisy

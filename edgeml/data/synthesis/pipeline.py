@@ -20,6 +20,8 @@ from edgeml.data.synthesis.quality import measure_quality
 from edgeml.data.synthesis.report import SynthesisReport
 from edgeml.data.synthesis.zcdp import zcdp_epsilon, zcdp_rho
 from edgeml.errors import ConfigError, DataError, invalid_argument
+from edgeml.privacy._discrete import zcdp_event
+from edgeml.privacy._epsilon import _check_delta
 from edgeml.privacy.accounting import Guarantee
 
 if TYPE_CHECKING:
@@ -73,9 +75,7 @@ def mst_event(scales: mst.NoiseScales) -> dp_accounting.DpEvent:
     return dp_accounting.ComposedDpEvent(
         [
             dp_accounting.GaussianDpEvent(scales.sigma_one_way / math.sqrt(d)),
-            dp_accounting.SelfComposedDpEvent(
-                dp_accounting.ZCDpEvent(scales.epsilon_select**2 / 8.0), d - 1
-            ),
+            dp_accounting.SelfComposedDpEvent(zcdp_event(scales.epsilon_select**2 / 8.0), d - 1),
             dp_accounting.GaussianDpEvent(scales.sigma_two_way / math.sqrt(d - 1)),
         ]
     )
@@ -111,15 +111,8 @@ def _check_budget(epsilon: Any, delta: Any) -> tuple[float, float]:
             "a finite number > 0",
             fix="pass the release's privacy budget, e.g. epsilon=1.0",
         )
-    if isinstance(delta, bool) or not isinstance(delta, (int, float)) or not 0 < delta < 1:
-        raise invalid_argument(
-            "synthesize",
-            "delta",
-            delta,
-            "a float in the range (0, 1)",
-            fix="use e.g. delta=1e-6 (well below 1 / number of records)",
-        )
-    return float(epsilon), float(delta)
+    fix = "use e.g. delta=1e-6 (well below 1 / number of records)"
+    return float(epsilon), _check_delta("synthesize", delta, fix=fix)
 
 
 def _check_rows(n_rows: Any) -> int | None:
@@ -280,6 +273,7 @@ def synthesize(
         )
     sizes = list(domain.sizes)
     rho = zcdp_rho(epsilon, delta)
+    spent = zcdp_epsilon(rho, delta)  # the release's epsilon, at most the one asked for
     scales = mst.noise_scales(rho, d)
     noise_tvd = float(
         np.mean([0.5 * k * scales.sigma_one_way * math.sqrt(2 / math.pi) / n_real for k in sizes])
@@ -299,7 +293,7 @@ def synthesize(
         ledger.record(
             name="synthesize",
             event=mst_event(scales),
-            epsilon=zcdp_epsilon(rho, delta),
+            epsilon=spent,
             delta=delta,
             noise_seeded=seed is not None,
         )
@@ -328,7 +322,7 @@ def synthesize(
     names = domain.names
     report = SynthesisReport(
         guarantee=Guarantee(
-            epsilon=zcdp_epsilon(rho, delta),
+            epsilon=spent,
             delta=delta,
             accountant="zcdp",
             sampling="composed",

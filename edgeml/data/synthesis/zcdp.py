@@ -36,23 +36,12 @@ import math
 import numpy as np
 
 from edgeml.errors import invalid_argument
+from edgeml.privacy._epsilon import _check_delta
 
 __all__ = ["zcdp_epsilon", "zcdp_rho"]
 
 # log-spaced grid of alpha - 1, from 1e-6 to 1e8
 _GRID = np.logspace(-6, 8, 4001)
-
-
-def _check_delta(owner: str, delta: object) -> float:
-    if (
-        isinstance(delta, bool)
-        or not isinstance(delta, (int, float))
-        or not 0.0 < float(delta) < 1.0
-    ):
-        raise invalid_argument(
-            owner, "delta", delta, "a float in the range (0, 1)", fix="use delta=1e-6"
-        )
-    return float(delta)
 
 
 def _bound(rho: float, log_delta: float, alpha_minus_one: np.ndarray) -> np.ndarray:
@@ -97,7 +86,7 @@ def zcdp_epsilon(rho: float, delta: float) -> float:
         raise invalid_argument(
             "zcdp_epsilon", "rho", rho, "a finite number >= 0", fix="pass e.g. rho=0.1"
         )
-    delta = _check_delta("zcdp_epsilon", delta)
+    delta = _check_delta("zcdp_epsilon", delta, fix="use delta=1e-6")
     if rho == 0:
         return 0.0
     log_delta = math.log(delta)
@@ -157,7 +146,7 @@ def zcdp_rho(epsilon: float, delta: float) -> float:
         raise invalid_argument(
             "zcdp_rho", "epsilon", epsilon, "a finite number > 0", fix="pass e.g. epsilon=1.0"
         )
-    delta = _check_delta("zcdp_rho", delta)
+    delta = _check_delta("zcdp_rho", delta, fix="use delta=1e-6")
     # epsilon(rho) grows with rho and epsilon(epsilon) > epsilon, so rho is in (0, epsilon).
     low, high = 0.0, float(epsilon)
     while high - low > 1e-9 * high:
