@@ -112,6 +112,14 @@ def test_dp_releases_on_one_ledger_and_declared_data_cover_everything() -> None:
     }
     spent = ledger.spent()
     assert scope["ledger"]["epsilon"] == spent.epsilon
+    # Independent reference: dp-accounting's RDP accountant over the two releases' events.
+    dp_accounting = pytest.importorskip("dp_accounting")
+    training = dp_accounting.SelfComposedDpEvent(
+        dp_accounting.PoissonSampledDpEvent(0.01, dp_accounting.GaussianDpEvent(1.1)), 1000
+    )
+    rdp = dp_accounting.rdp.RdpAccountant()
+    rdp.compose(dp_accounting.ComposedDpEvent([training, baseline.dp_event()]))
+    assert scope["ledger"]["epsilon"] == pytest.approx(rdp.get_epsilon(1e-5), rel=1e-3)
     assert [r["name"] for r in scope["ledger"]["releases"]] == ["training", "drift baseline"]
     assert scope["headline"].startswith("Everything this card lists is covered")
     # the drift section is still a Histogram every drift test accepts

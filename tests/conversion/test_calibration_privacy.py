@@ -37,6 +37,14 @@ def test_bare_training_rows_are_recorded_as_not_protected(
     outlier = convert(mlp, quantization="int8", representative_data=with_outlier, io="int8")
     # the leak: one record decides the input scale stored in the file
     assert outlier.report.inputs[0].scale > 5 * plain.report.inputs[0].scale
+    # Independent reference: the scale LiteRT's interpreter reads from each file.
+    litert = pytest.importorskip("ai_edge_litert.interpreter")
+
+    def file_scale(model_bytes: bytes) -> float:
+        details = litert.Interpreter(model_content=model_bytes).get_input_details()[0]
+        return float(details["quantization"][0])
+
+    assert file_scale(outlier.bytes) > 5 * file_scale(plain.bytes)
     privacy = plain.report.calibration_privacy
     assert privacy is not None
     assert privacy["protection"] == "not protected"

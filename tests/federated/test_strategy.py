@@ -78,6 +78,7 @@ def test_average_is_sum_of_clipped_updates_over_expected_clients():
     usable = [Screened(i, u, 10, None) for i, u in enumerate(updates)]
     new = strategy.aggregate(usable)
     expected_sum = [np.array([0.6 + 0.3, 0.8]), np.array([0.4])]
+    assert dp.expected_clients == pytest.approx(0.4 * 10)  # closed form q * N, not ours
     for got, want in zip(new, expected_sum, strict=True):
         np.testing.assert_allclose(got, want / dp.expected_clients, atol=1e-8)
 
@@ -107,7 +108,8 @@ def test_adaptive_clip_norm_follows_the_centred_noisy_count():
     usable = [Screened(i, [np.array([v])], 5, None) for i, v in enumerate(norms)]
     strategy.aggregate(usable)
     # Andrew et al.: b = sum(unclipped - 1/2) / (qN) + 1/2, C <- C exp(-eta (b - gamma)).
-    b = (2 * 0.5 - 0.5) / dp.expected_clients + 0.5
+    b = (2 * 0.5 - 0.5) / (0.4 * 10) + 0.5  # qN in closed form
+    assert b == pytest.approx((2 * 0.5 - 0.5) / dp.expected_clients + 0.5)
     assert strategy.clip_norm == pytest.approx(math.exp(-0.2 * (b - 0.5)))
 
 
@@ -132,6 +134,7 @@ def test_a_silent_node_is_reported_and_the_round_still_released(flower_task):
     assert "dropped out" in reasons[3]
     assert "crashed" in reasons[2]
     # The one usable update, divided by the expected (not the received) number of clients.
+    assert dp.expected_clients == pytest.approx(0.4 * 10)  # q * N = 4, not 1 or 3
     np.testing.assert_allclose(
         arrays.to_numpy_ndarrays()[0], [1.0 / dp.expected_clients, 0.0], atol=1e-6
     )

@@ -86,3 +86,8 @@ def test_keras_trainable_trains_with_local_dp_and_keeps_a_device_ledger():
 
     expected = epsilon(noise_multiplier=1.1, sampling_rate=0.1, steps=10, delta=1e-4)
     assert trainable.ledger.spent().epsilon == pytest.approx(expected, rel=1e-6)
+    # Independent reference: dp-accounting's RDP accountant on the same ten sampled steps.
+    dp_accounting = pytest.importorskip("dp_accounting")
+    step = dp_accounting.PoissonSampledDpEvent(0.1, dp_accounting.GaussianDpEvent(1.1))
+    rdp = dp_accounting.rdp.RdpAccountant().compose(dp_accounting.SelfComposedDpEvent(step, 10))
+    assert trainable.ledger.spent().epsilon == pytest.approx(rdp.get_epsilon(1e-4), rel=1e-6)

@@ -54,6 +54,10 @@ def test_baseline_noise_is_discrete_laplace_with_scale_p_over_epsilon() -> None:
     values, counts = np.unique(noise, return_counts=True)
     inner = (values >= -8) & (values <= 8)
     expected = np.array([discrete_laplace_pmf(int(k), scale) for k in values[inner]]) * len(noise)
+    # The pmf itself against an independent reference: scipy's dlaplace with a = 1 / scale.
+    np.testing.assert_allclose(
+        expected, stats.dlaplace(1 / scale).pmf(values[inner]) * len(noise), rtol=1e-12
+    )
     observed = counts[inner]
     expected_tail = len(noise) - expected.sum()
     pvalue = stats.chisquare(
