@@ -369,12 +369,21 @@ def server_app(
             drift=drift,
             ledger=book,
         )
-        if output is not None:
-            result.save(output)
-        if on_result is not None:
-            on_result(result)
+        _deliver(result, output, on_result)
 
     return app
+
+
+def _deliver(
+    result: FederatedResult,
+    output: str | os.PathLike[str] | None,
+    on_result: Callable[[FederatedResult], None] | None,
+) -> None:
+    """Hand a finished run to the caller: save it to ``output``, then call ``on_result``."""
+    if output is not None:
+        result.save(output)
+    if on_result is not None:
+        on_result(result)
 
 
 def _secagg_app(
@@ -425,10 +434,7 @@ def _secagg_app(
             guarantee=guarantee,
             ledger=book,
         )
-        if output is not None:
-            result.save(output)
-        if on_result is not None:
-            on_result(result)
+        _deliver(result, output, on_result)
 
     return app
 
