@@ -36,9 +36,9 @@ from typing import Any
 
 import numpy as np
 
-from edgeml.errors import ConfigError, PrivacyBudgetExceeded, invalid_argument
+from edgeml.errors import ConfigError, invalid_argument
 from edgeml.federated import _clipping
-from edgeml.federated._plan import ClientLevelDP
+from edgeml.federated._plan import ClientLevelDP, account_round, open_ledger
 from edgeml.federated._replies import Exclusion
 from edgeml.privacy.accounting import Ledger
 
@@ -343,12 +343,7 @@ def _strategy_class() -> type:
                     "SuperNodes, or lower min_clients."
                 )
             # Account the round before anything is sent (and stop before the budget).
-            try:
-                self.ledger.record(
-                    name=f"federated round {server_round}", event=self.dp.round_event()
-                )
-            except PrivacyBudgetExceeded as exc:
-                logger.warning("stopping before round %d: %s", server_round, exc)
+            if not account_round(self.ledger, self.dp, server_round):
                 self.state.stopped = "budget"
                 return []
             self.state.accounted += 1
@@ -504,9 +499,7 @@ def secagg_server_main(
     strategy_class = _strategy_class()
 
     def body(grid: Any, context: Any) -> tuple[Any, Ledger]:
-        book = ledger
-        if book is None:
-            book = Ledger(delta=dp.delta, accountant=dp.accountant, budget=dp.target_epsilon)
+        book = open_ledger(dp, ledger)
         initial = [np.asarray(w) for w in model_fn().get_weights()]
         strategy = strategy_class(
             initial,
