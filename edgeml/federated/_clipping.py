@@ -30,6 +30,7 @@ __all__ = [
     "clip_update",
     "effective_noise_multiplier",
     "noise_std",
+    "noisy_step",
     "update_noise_multiplier",
     "update_norm",
 ]
@@ -105,6 +106,48 @@ def noise_std(*, noise_multiplier: float, clip_norm: float, expected_clients: fl
     0.15
     """
     return float(noise_multiplier * clip_norm / expected_clients)
+
+
+def noisy_step(
+    current: Sequence[np.ndarray],
+    clipped_sum: Sequence[NDArray[np.floating]],
+    rng: np.random.Generator,
+    *,
+    sum_std: float,
+    expected_clients: float,
+) -> list[np.ndarray]:
+    """Return the new global weights: ``current + (sum + N(0, sum_std^2)) / (q N)``.
+
+    Noise is drawn array by array, in order; each result keeps its array's dtype.
+
+    Parameters
+    ----------
+    current : sequence of numpy.ndarray
+        The global weights of the round.
+    clipped_sum : sequence of numpy.ndarray
+        The sum of the clipped updates, one array per weight.
+    rng : numpy.random.Generator
+    sum_std : float
+        ``z C``, the noise on the sum.
+    expected_clients : float
+        ``q N``, the fixed denominator.
+
+    Returns
+    -------
+    list of numpy.ndarray
+
+    Examples
+    --------
+    >>> rng = np.random.default_rng(0)
+    >>> [w.tolist() for w in noisy_step([np.ones(2, np.float32)], [np.array([2.0, 4.0])],
+    ...                                 rng, sum_std=0.0, expected_clients=2.0)]
+    [[2.0, 3.0]]
+    """
+    new = []
+    for c, acc in zip(current, clipped_sum, strict=True):
+        noisy = (acc + rng.normal(0.0, sum_std, size=acc.shape)) / expected_clients
+        new.append((c.astype(np.float64) + noisy).astype(c.dtype))
+    return new
 
 
 def adaptive_clip_update(

@@ -406,12 +406,13 @@ def _strategy_class() -> type:
                     f"shapes ({[m.shape for m in mean]} vs {[c.shape for c in current]}). "
                     "Fix: use the same model_fn on the server and on every device."
                 )
-            sum_std = self.dp.update_noise_multiplier * self.dp.clip_norm
-            expected = self.dp.expected_clients
-            new = []
-            for c, m in zip(current, mean, strict=True):
-                noisy = (m * used + self.rng.normal(0.0, sum_std, size=m.shape)) / expected
-                new.append((c.astype(np.float64) + noisy).astype(c.dtype))
+            new = _clipping.noisy_step(
+                current,
+                [m * used for m in mean],
+                self.rng,
+                sum_std=self.dp.update_noise_multiplier * self.dp.clip_norm,
+                expected_clients=self.dp.expected_clients,
+            )
             self.state.weights = new
             dropped = self.sampled_dropped(results)
             self._record(server_round, used, None)

@@ -256,10 +256,9 @@ class DPFedAvg(_ScreensTrainReplies, Strategy):
             expected_clients=expected,
         )
         self.last_clip_norm = clip
-        new = []
-        for c, acc in zip(self.current, total, strict=True):
-            noisy = (acc + self.rng.normal(0.0, sum_std, size=acc.shape)) / expected
-            new.append((c.astype(np.float64) + noisy).astype(c.dtype))
+        new = _clipping.noisy_step(
+            self.current, total, self.rng, sum_std=sum_std, expected_clients=expected
+        )
         if self.dp.adaptive:
             assert self.dp.count_stddev is not None
             noisy_count = centred_unclipped + self.rng.normal(0.0, self.dp.count_stddev)
