@@ -38,7 +38,7 @@ import numpy as np
 
 from edgeml.errors import ConfigError, invalid_argument
 from edgeml.federated import _clipping
-from edgeml.federated._plan import ClientLevelDP, account_round, open_ledger
+from edgeml.federated._plan import ClientLevelDP, _number, account_round, open_ledger
 from edgeml.federated._replies import Exclusion
 from edgeml.privacy.accounting import Ledger
 
@@ -129,10 +129,7 @@ class SecAggPlus:
                 "number of shares. Fix: raise num_shares or lower reconstruction_threshold."
             )
         if self.clipping_range is not None:
-            value = self.clipping_range
-            ok = isinstance(value, (int, float)) and not isinstance(value, bool)
-            if not ok or not math.isfinite(value) or value <= 0:
-                raise invalid_argument(owner, "clipping_range", value, "a finite number > 0")
+            _number(owner, "clipping_range", self.clipping_range, 0.0)
         integer("quantization_range", self.quantization_range, 2)
         integer("modulus_range", self.modulus_range, 4)
         power_of_two = bin(self.modulus_range).count("1") == 1
