@@ -1,4 +1,4 @@
-"""The arithmetic of client-level DP-FedAvg: clip each update, add noise to the sum.
+"""The arithmetic of client-level DP-FedAvg: sample clients, clip updates, noise the sum.
 
 Plain numpy, no Flower and no TensorFlow, so that every formula can be checked on its own
 against its closed form. A model update is a list of arrays (one per weight tensor); its
@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from typing import TypeVar
 
 import numpy as np
 from numpy.typing import NDArray
@@ -31,11 +32,13 @@ __all__ = [
     "effective_noise_multiplier",
     "noise_std",
     "noisy_step",
+    "poisson_sample",
     "update_noise_multiplier",
     "update_norm",
 ]
 
 Arrays = list[NDArray[np.float64]]
+T = TypeVar("T")
 
 
 def update_norm(update: Sequence[NDArray[np.floating]]) -> float:
@@ -106,6 +109,33 @@ def noise_std(*, noise_multiplier: float, clip_norm: float, expected_clients: fl
     0.15
     """
     return float(noise_multiplier * clip_norm / expected_clients)
+
+
+def poisson_sample(rng: np.random.Generator, items: Sequence[T], rate: float) -> list[T]:
+    """Keep each item independently with probability ``rate`` (Poisson sampling).
+
+    This is the client sampling the accounting's ``PoissonSampledDpEvent`` assumes.
+
+    Parameters
+    ----------
+    rng : numpy.random.Generator
+    items : sequence
+        The connected clients, in a fixed order.
+    rate : float
+        The sampling rate ``q``.
+
+    Returns
+    -------
+    list
+        The chosen items, in their original order.
+
+    Examples
+    --------
+    >>> poisson_sample(np.random.default_rng(0), [1, 2, 3], 1.0)
+    [1, 2, 3]
+    """
+    keep = rng.random(len(items)) < rate
+    return [item for item, chosen in zip(items, keep, strict=True) if chosen]
 
 
 def noisy_step(

@@ -348,8 +348,9 @@ def _strategy_class() -> type:
             clients = client_manager.all()
             nodes = sorted(clients, key=lambda cid: int(clients[cid].node_id))
             self.available = len(nodes)
-            keep = self.rng.random(len(nodes)) < self.dp.sampling_rate
-            chosen = [clients[c] for c, k in zip(nodes, keep, strict=True) if k]
+            chosen = _clipping.poisson_sample(
+                self.rng, [clients[c] for c in nodes], self.dp.sampling_rate
+            )
             self.sampled = [int(p.node_id) for p in chosen]
             logger.info(
                 "round %d: Poisson sampling chose %d of %d clients (q=%g)",

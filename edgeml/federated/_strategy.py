@@ -211,8 +211,7 @@ class DPFedAvg(_ScreensTrainReplies, Strategy):
 
     def sample(self, node_ids: list[int]) -> list[int]:
         """Poisson sampling: keep each node independently with probability ``q``."""
-        keep = self.rng.random(len(node_ids)) < self.dp.sampling_rate
-        return [node for node, chosen in zip(node_ids, keep, strict=True) if chosen]
+        return _clipping.poisson_sample(self.rng, node_ids, self.dp.sampling_rate)
 
     def configure_train(
         self, server_round: int, arrays: ArrayRecord, config: ConfigRecord, grid: Grid
