@@ -1,4 +1,4 @@
-"""The arithmetic of client-level DP-FedAvg: clip each update, add noise to the sum.
+"""The arithmetic of client-level DP-FedAvg: sample clients, clip updates, noise the sum.
 
 Plain numpy, no Flower and no TensorFlow, so that every formula can be checked on its own
 against its closed form. A model update is a list of arrays (one per weight tensor); its
@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from typing import TypeVar
 
 import numpy as np
 from numpy.typing import NDArray
@@ -30,11 +31,14 @@ __all__ = [
     "clip_update",
     "effective_noise_multiplier",
     "noise_std",
+    "noisy_step",
+    "poisson_sample",
     "update_noise_multiplier",
     "update_norm",
 ]
 
 Arrays = list[NDArray[np.float64]]
+T = TypeVar("T")
 
 
 def update_norm(update: Sequence[NDArray[np.floating]]) -> float:
@@ -105,6 +109,75 @@ def noise_std(*, noise_multiplier: float, clip_norm: float, expected_clients: fl
     0.15
     """
     return float(noise_multiplier * clip_norm / expected_clients)
+
+
+def poisson_sample(rng: np.random.Generator, items: Sequence[T], rate: float) -> list[T]:
+    """Keep each item independently with probability ``rate`` (Poisson sampling).
+
+    This is the client sampling the accounting's ``PoissonSampledDpEvent`` assumes.
+
+    Parameters
+    ----------
+    rng : numpy.random.Generator
+    items : sequence
+        The connected clients, in a fixed order.
+    rate : float
+        The sampling rate ``q``.
+
+    Returns
+    -------
+    list
+        The chosen items, in their original order.
+
+    Examples
+    --------
+    >>> poisson_sample(np.random.default_rng(0), [1, 2, 3], 1.0)
+    [1, 2, 3]
+    """
+    keep = rng.random(len(items)) < rate
+    return [item for item, chosen in zip(items, keep, strict=True) if chosen]
+
+
+def noisy_step(
+    current: Sequence[np.ndarray],
+    clipped_sum: Sequence[NDArray[np.floating]],
+    rng: np.random.Generator,
+    *,
+    sum_std: float,
+    expected_clients: float,
+) -> list[np.ndarray]:
+    """Return the new global weights: ``current + (sum + N(0, sum_std^2)) / (q N)``.
+
+    Noise is drawn array by array, in order; each result keeps its array's dtype.
+
+    Parameters
+    ----------
+    current : sequence of numpy.ndarray
+        The global weights of the round.
+    clipped_sum : sequence of numpy.ndarray
+        The sum of the clipped updates, one array per weight.
+    rng : numpy.random.Generator
+    sum_std : float
+        ``z C``, the noise on the sum.
+    expected_clients : float
+        ``q N``, the fixed denominator.
+
+    Returns
+    -------
+    list of numpy.ndarray
+
+    Examples
+    --------
+    >>> rng = np.random.default_rng(0)
+    >>> [w.tolist() for w in noisy_step([np.ones(2, np.float32)], [np.array([2.0, 4.0])],
+    ...                                 rng, sum_std=0.0, expected_clients=2.0)]
+    [[2.0, 3.0]]
+    """
+    new = []
+    for c, acc in zip(current, clipped_sum, strict=True):
+        noisy = (acc + rng.normal(0.0, sum_std, size=acc.shape)) / expected_clients
+        new.append((c.astype(np.float64) + noisy).astype(c.dtype))
+    return new
 
 
 def adaptive_clip_update(

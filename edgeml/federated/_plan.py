@@ -19,17 +19,20 @@ Examples
 from __future__ import annotations
 
 import dataclasses
+import logging
 import math
 from dataclasses import dataclass
 from typing import Any
 
-from edgeml.errors import ConfigError, invalid_argument
+from edgeml.errors import ConfigError, PrivacyBudgetExceeded, invalid_argument
 from edgeml.federated import _clipping
 from edgeml.federated._guarantee import ClientGuarantee
 from edgeml.privacy import accounting
 from edgeml.privacy._epsilon import _check_accountant, _check_delta
 
 __all__ = ["ClientLevelDP", "round_event"]
+
+logger = logging.getLogger("edgeml")
 
 
 def round_event(*, noise_multiplier: float, sampling_rate: float, rounds: int = 1) -> Any:
@@ -280,3 +283,20 @@ class ClientLevelDP:
             adaptive_clipping=self.adaptive,
             count_stddev=self.count_stddev,
         )
+
+
+def open_ledger(dp: ClientLevelDP, ledger: accounting.Ledger | None) -> accounting.Ledger:
+    """Return the ledger a run records its rounds in: ``ledger``, or a new one for ``dp``."""
+    if ledger is not None:
+        return ledger
+    return accounting.Ledger(delta=dp.delta, accountant=dp.accountant, budget=dp.target_epsilon)
+
+
+def account_round(book: accounting.Ledger, dp: ClientLevelDP, number: int) -> bool:
+    """Record round ``number`` before anything is sent; ``False`` (logged) past the budget."""
+    try:
+        book.record(name=f"federated round {number}", event=dp.round_event())
+    except PrivacyBudgetExceeded as exc:
+        logger.warning("stopping before round %d: %s", number, exc)
+        return False
+    return True

@@ -36,9 +36,9 @@ from typing import Any
 
 import numpy as np
 
-from edgeml.errors import ConfigError, PrivacyBudgetExceeded, invalid_argument
+from edgeml.errors import ConfigError, invalid_argument
 from edgeml.federated import _clipping
-from edgeml.federated._plan import ClientLevelDP
+from edgeml.federated._plan import ClientLevelDP, _number, account_round, open_ledger
 from edgeml.federated._replies import Exclusion
 from edgeml.privacy.accounting import Ledger
 
@@ -129,10 +129,7 @@ class SecAggPlus:
                 "number of shares. Fix: raise num_shares or lower reconstruction_threshold."
             )
         if self.clipping_range is not None:
-            value = self.clipping_range
-            ok = isinstance(value, (int, float)) and not isinstance(value, bool)
-            if not ok or not math.isfinite(value) or value <= 0:
-                raise invalid_argument(owner, "clipping_range", value, "a finite number > 0")
+            _number(owner, "clipping_range", self.clipping_range, 0.0)
         integer("quantization_range", self.quantization_range, 2)
         integer("modulus_range", self.modulus_range, 4)
         power_of_two = bin(self.modulus_range).count("1") == 1
@@ -343,12 +340,7 @@ def _strategy_class() -> type:
                     "SuperNodes, or lower min_clients."
                 )
             # Account the round before anything is sent (and stop before the budget).
-            try:
-                self.ledger.record(
-                    name=f"federated round {server_round}", event=self.dp.round_event()
-                )
-            except PrivacyBudgetExceeded as exc:
-                logger.warning("stopping before round %d: %s", server_round, exc)
+            if not account_round(self.ledger, self.dp, server_round):
                 self.state.stopped = "budget"
                 return []
             self.state.accounted += 1
@@ -356,8 +348,9 @@ def _strategy_class() -> type:
             clients = client_manager.all()
             nodes = sorted(clients, key=lambda cid: int(clients[cid].node_id))
             self.available = len(nodes)
-            keep = self.rng.random(len(nodes)) < self.dp.sampling_rate
-            chosen = [clients[c] for c, k in zip(nodes, keep, strict=True) if k]
+            chosen = _clipping.poisson_sample(
+                self.rng, [clients[c] for c in nodes], self.dp.sampling_rate
+            )
             self.sampled = [int(p.node_id) for p in chosen]
             logger.info(
                 "round %d: Poisson sampling chose %d of %d clients (q=%g)",
@@ -411,12 +404,13 @@ def _strategy_class() -> type:
                     f"shapes ({[m.shape for m in mean]} vs {[c.shape for c in current]}). "
                     "Fix: use the same model_fn on the server and on every device."
                 )
-            sum_std = self.dp.update_noise_multiplier * self.dp.clip_norm
-            expected = self.dp.expected_clients
-            new = []
-            for c, m in zip(current, mean, strict=True):
-                noisy = (m * used + self.rng.normal(0.0, sum_std, size=m.shape)) / expected
-                new.append((c.astype(np.float64) + noisy).astype(c.dtype))
+            new = _clipping.noisy_step(
+                current,
+                [m * used for m in mean],
+                self.rng,
+                sum_std=self.dp.update_noise_multiplier * self.dp.clip_norm,
+                expected_clients=self.dp.expected_clients,
+            )
             self.state.weights = new
             dropped = self.sampled_dropped(results)
             self._record(server_round, used, None)
@@ -504,9 +498,7 @@ def secagg_server_main(
     strategy_class = _strategy_class()
 
     def body(grid: Any, context: Any) -> tuple[Any, Ledger]:
-        book = ledger
-        if book is None:
-            book = Ledger(delta=dp.delta, accountant=dp.accountant, budget=dp.target_epsilon)
+        book = open_ledger(dp, ledger)
         initial = [np.asarray(w) for w in model_fn().get_weights()]
         strategy = strategy_class(
             initial,

@@ -24,11 +24,11 @@ import numpy as np
 from edgeml._display import to_jsonable
 from edgeml._io import atomic_write
 from edgeml.drift import DriftReport, Histogram
-from edgeml.errors import ConfigError, PrivacyBudgetExceeded, invalid_argument
+from edgeml.errors import ConfigError, invalid_argument
 from edgeml.federated._client import SKETCH_KEY
 from edgeml.federated._drift import fleet_drift
 from edgeml.federated._guarantee import ClientGuarantee
-from edgeml.federated._plan import ClientLevelDP
+from edgeml.federated._plan import ClientLevelDP, account_round, open_ledger
 from edgeml.federated._secagg import SecAggPlus
 from edgeml.privacy.accounting import Ledger
 
@@ -310,18 +310,13 @@ def server_app(
         )
         strategy: Any = fedavg if dp is None else DPFedAvg(fedavg, dp, seed=seed)
         strategy.summary()
-        book = ledger
-        if dp is not None and book is None:
-            book = Ledger(delta=dp.delta, accountant=dp.accountant, budget=dp.target_epsilon)
+        book = ledger if dp is None else open_ledger(dp, ledger)
         history = []
         stopped = "completed"
         accounted = 0
         for number in range(1, rounds + 1):
             if dp is not None and book is not None:
-                try:
-                    book.record(name=f"federated round {number}", event=dp.round_event())
-                except PrivacyBudgetExceeded as exc:
-                    logger.warning("stopping before round %d: %s", number, exc)
+                if not account_round(book, dp, number):
                     stopped = "budget"
                     break
                 accounted += 1
@@ -369,12 +364,21 @@ def server_app(
             drift=drift,
             ledger=book,
         )
-        if output is not None:
-            result.save(output)
-        if on_result is not None:
-            on_result(result)
+        _deliver(result, output, on_result)
 
     return app
+
+
+def _deliver(
+    result: FederatedResult,
+    output: str | os.PathLike[str] | None,
+    on_result: Callable[[FederatedResult], None] | None,
+) -> None:
+    """Hand a finished run to the caller: save it to ``output``, then call ``on_result``."""
+    if output is not None:
+        result.save(output)
+    if on_result is not None:
+        on_result(result)
 
 
 def _secagg_app(
@@ -425,10 +429,7 @@ def _secagg_app(
             guarantee=guarantee,
             ledger=book,
         )
-        if output is not None:
-            result.save(output)
-        if on_result is not None:
-            on_result(result)
+        _deliver(result, output, on_result)
 
     return app
 

@@ -92,7 +92,25 @@ def _train_messages(
     ]
 
 
-class SafeFedAvg(FedAvg):
+class _ScreensTrainReplies:
+    """The train-reply screening both strategies share, and the state it reports."""
+
+    current: list[np.ndarray] | None
+    sampled_ids: list[int]
+    last_exclusions: tuple[Exclusion, ...]
+    last_used: int
+
+    def _screen_train(self, server_round: int, replies: Iterable[Message]) -> list[Screened]:
+        """Screen the replies, add the sampled nodes that sent none, record both."""
+        replies = list(replies)
+        usable, excluded = screen_replies(replies, self.current, round_number=server_round)
+        excluded += missing_replies(self.sampled_ids, replies, round_number=server_round)
+        self.last_exclusions = tuple(excluded)
+        self.last_used = len(usable)
+        return usable
+
+
+class SafeFedAvg(_ScreensTrainReplies, FedAvg):
     """Flower's FedAvg (weighted by ``num-examples``) that screens replies first.
 
     Replies with errors, wrong shapes, NaN values or zero examples are excluded and
@@ -121,11 +139,7 @@ class SafeFedAvg(FedAvg):
         self, server_round: int, replies: Iterable[Message]
     ) -> tuple[ArrayRecord | None, MetricRecord | None]:
         """Average the usable replies weighted by their example counts."""
-        replies = list(replies)
-        usable, excluded = screen_replies(replies, self.current, round_number=server_round)
-        excluded += missing_replies(self.sampled_ids, replies, round_number=server_round)
-        self.last_exclusions = tuple(excluded)
-        self.last_used = len(usable)
+        usable = self._screen_train(server_round, replies)
         if not usable:
             logger.warning("round %d: no usable reply; the model is unchanged", server_round)
             return None, None
@@ -151,7 +165,7 @@ class SafeFedAvg(FedAvg):
         return super().aggregate_evaluate(server_round, [s.message for s in usable])
 
 
-class DPFedAvg(Strategy):
+class DPFedAvg(_ScreensTrainReplies, Strategy):
     """Client-level DP-FedAvg around a FedAvg (McMahan et al. 2018; Andrew et al. 2021).
 
     Each round: every connected client joins with probability ``q``; each usable
@@ -197,8 +211,7 @@ class DPFedAvg(Strategy):
 
     def sample(self, node_ids: list[int]) -> list[int]:
         """Poisson sampling: keep each node independently with probability ``q``."""
-        keep = self.rng.random(len(node_ids)) < self.dp.sampling_rate
-        return [node for node, chosen in zip(node_ids, keep, strict=True) if chosen]
+        return _clipping.poisson_sample(self.rng, node_ids, self.dp.sampling_rate)
 
     def configure_train(
         self, server_round: int, arrays: ArrayRecord, config: ConfigRecord, grid: Grid
@@ -242,10 +255,9 @@ class DPFedAvg(Strategy):
             expected_clients=expected,
         )
         self.last_clip_norm = clip
-        new = []
-        for c, acc in zip(self.current, total, strict=True):
-            noisy = (acc + self.rng.normal(0.0, sum_std, size=acc.shape)) / expected
-            new.append((c.astype(np.float64) + noisy).astype(c.dtype))
+        new = _clipping.noisy_step(
+            self.current, total, self.rng, sum_std=sum_std, expected_clients=expected
+        )
         if self.dp.adaptive:
             assert self.dp.count_stddev is not None
             noisy_count = centred_unclipped + self.rng.normal(0.0, self.dp.count_stddev)
@@ -262,11 +274,7 @@ class DPFedAvg(Strategy):
         self, server_round: int, replies: Iterable[Message]
     ) -> tuple[ArrayRecord | None, MetricRecord | None]:
         """Screen the replies, then release the noisy average (always, even if empty)."""
-        replies = list(replies)
-        usable, excluded = screen_replies(replies, self.current, round_number=server_round)
-        excluded += missing_replies(self.sampled_ids, replies, round_number=server_round)
-        self.last_exclusions = tuple(excluded)
-        self.last_used = len(usable)
+        usable = self._screen_train(server_round, replies)
         new = self.aggregate(usable)
         logger.info(
             "round %d: averaged %d clipped updates (C=%.4g), noise std %.4g on the average",

@@ -147,9 +147,11 @@ def test_bad_plans_raise(kwargs, match):
 def test_round_event_matches_ledger_entries():
     dp = ClientLevelDP(num_clients=10, sampling_rate=0.3, rounds=4, noise_multiplier=1.2)
     assert dp.round_event() == round_event(noise_multiplier=1.2, sampling_rate=0.3)
-    # Independent reference: the event built directly with dp-accounting.
-    assert dp.round_event() == dp_accounting.PoissonSampledDpEvent(
-        0.3, dp_accounting.GaussianDpEvent(1.2)
+    # Reference: the event built with dp-accounting directly, one round and four.
+    one = dp_accounting.PoissonSampledDpEvent(0.3, dp_accounting.GaussianDpEvent(1.2))
+    assert dp.round_event() == one
+    assert round_event(noise_multiplier=1.2, sampling_rate=0.3, rounds=4) == (
+        dp_accounting.SelfComposedDpEvent(one, 4)
     )
 
 
