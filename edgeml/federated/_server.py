@@ -88,6 +88,10 @@ class FederatedResult:
     def card(self, name: str, **fields: Any) -> Any:
         """Build a model card recording the client-level guarantee.
 
+        The fleet drift report is not put in the card: its counts are exact unless every
+        device noised its sketch, which the server cannot check. Share ``self.drift``
+        yourself when the devices used ``drift_noise_multiplier``.
+
         Parameters
         ----------
         name : str
@@ -102,12 +106,29 @@ class FederatedResult:
 
         if self.guarantee is not None:
             fields.setdefault("privacy", self.guarantee)
-        if self.drift is not None:
-            fields.setdefault("extra", {})["fleet_drift"] = self.drift.to_dict()
         return ModelCard.build(name, **fields)
 
+    def to_release_dict(self) -> dict[str, Any]:
+        """Return what :meth:`save` writes: the parts the client-level guarantee covers.
+
+        Per round only the DP parameters (:meth:`RoundRecord.to_release_dict`); no client
+        counts, node ids, client metrics or fleet drift, which stay with the operator in
+        :attr:`rounds` and :attr:`drift` (and in :meth:`to_dict`).
+
+        Returns
+        -------
+        dict
+        """
+        return {
+            "stopped": self.stopped,
+            "weight_shapes": [list(w.shape) for w in self.weights],
+            "rounds": [r.to_release_dict() for r in self.rounds],
+            "guarantee": None if self.guarantee is None else self.guarantee.to_dict(),
+            "ledger": None if self.ledger is None else self.ledger.to_dict(),
+        }
+
     def to_dict(self) -> dict[str, Any]:
-        """Return a JSON-safe summary (weights as shapes only)."""
+        """Return a JSON-safe summary (weights as shapes only), diagnostics included."""
         return {
             "stopped": self.stopped,
             "weight_shapes": [list(w.shape) for w in self.weights],
@@ -119,6 +140,9 @@ class FederatedResult:
 
     def save(self, directory: str | os.PathLike[str]) -> Path:
         """Write ``result.json`` and ``weights.npz`` into ``directory`` (atomically).
+
+        ``result.json`` holds :meth:`to_release_dict` only, so the files can leave the
+        server under the client-level guarantee.
 
         Returns
         -------
@@ -132,7 +156,9 @@ class FederatedResult:
         buffer = io.BytesIO()
         np.savez(buffer, *self.weights)
         atomic_write(path / "weights.npz", buffer.getvalue())
-        atomic_write(path / "result.json", json.dumps(to_jsonable(self.to_dict()), indent=2))
+        atomic_write(
+            path / "result.json", json.dumps(to_jsonable(self.to_release_dict()), indent=2)
+        )
         return path
 
 

@@ -75,6 +75,21 @@ class RoundRecord:
             "eval_metrics": to_jsonable(self.eval_metrics),
         }
 
+    def to_release_dict(self) -> dict[str, Any]:
+        """Return what the client-level guarantee covers: the round's DP parameters.
+
+        The clip norm is public (fixed) or follows noisy counts (adaptive), the noise
+        standard deviation and epsilon follow the public plan. Client counts,
+        exclusions (node ids) and client metrics are exact statistics of the devices
+        that took part, which the guarantee does not cover, so they are left out.
+        """
+        return {
+            "round": self.round,
+            "clip_norm": to_jsonable(self.clip_norm),
+            "noise_std": to_jsonable(self.noise_std),
+            "epsilon": to_jsonable(self.epsilon),
+        }
+
 
 def _metrics(record: MetricRecord | None) -> dict[str, float]:
     if record is None:
