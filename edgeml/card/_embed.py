@@ -7,16 +7,15 @@ from typing import Any
 
 from edgeml.card._model_card import ModelCard
 from edgeml.errors import invalid_argument
-from edgeml.modelfile import CARD_ENTRY, card_document, read_model_file, with_card_document
+from edgeml.modelfile import CARD_ENTRY, card_document, with_card_document
+from edgeml.modelfile._flatbuffer import model_bytes
 
 __all__ = ["CARD_ENTRY", "embed_card", "read_card"]
 
 
 def _content(model: Any, owner: str) -> bytes:
-    if isinstance(model, (bytes, bytearray, memoryview)):
-        return bytes(model)
-    if isinstance(model, (str, os.PathLike)):
-        return read_model_file(model, owner)
+    if isinstance(model, (bytes, bytearray, memoryview, str, os.PathLike)):
+        return model_bytes(model, owner)
     for attribute in ("bytes", "content"):  # TFLiteModel.bytes, EdgeModel.content
         content = getattr(model, attribute, None)
         if isinstance(content, bytes):

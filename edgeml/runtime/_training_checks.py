@@ -63,7 +63,7 @@ def check_xy(
             f"{y_raw.dtype}."
         )
     ya = y_raw.astype(np.float32)
-    if ya.shape != (n, *y_tail) and ya.shape == (n,) and y_tail == (1,):
+    if ya.shape == (n,) and y_tail == (1,):  # a flat column of scalar targets
         ya = ya[:, None]
     if ya.shape != (n, *y_tail):
         raise DataError(

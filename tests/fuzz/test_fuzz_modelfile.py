@@ -18,15 +18,11 @@ time stays predictable.
 from __future__ import annotations
 
 import contextlib
-import pickle
-import signal
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from runtime.fuzz_child import run_in_children  # tests/runtime, on sys.path under pytest
 
 from edgeml.conversion.report import analyze
 from edgeml.errors import EdgeMLError
@@ -46,7 +42,6 @@ from edgeml.modelfile._metadata import COMPRESSED_MARKER, decode_document
 
 pytest.importorskip("ai_edge_litert.tools.flatbuffer_utils")
 
-CHILD = Path(__file__).resolve().parents[1] / "runtime" / "fuzz_child.py"
 FIXED = settings(
     derandomize=True,
     deadline=None,
@@ -114,45 +109,13 @@ def test_decoding_any_entry_bytes_is_safe(data: bytes) -> None:
         assert document is None or isinstance(document, dict)
 
 
-def _run_children(cases: list[bytes], folder: Path) -> tuple[dict[int, str], list[int]]:
-    """Run ``load`` + ``predict`` on each case in children; return outcomes and crashes."""
-    case_file = folder / "cases.pkl"
-    case_file.write_bytes(pickle.dumps(cases))
-    outcomes: dict[int, str] = {}
-    crashes: list[int] = []
-    start = 0
-    while start < len(cases):
-        child = subprocess.run(
-            [sys.executable, str(CHILD), str(case_file), str(start), "litert"],
-            capture_output=True,
-            text=True,
-            timeout=600,
-        )
-        current = None
-        for line in child.stdout.splitlines():
-            word, index, *rest = line.split(" ", 2)
-            if word == "start":
-                current = int(index)
-            elif word == "done":
-                outcomes[int(index)] = rest[0]
-                current = None
-        if child.returncode == 0:
-            break
-        assert current is not None, child.stderr[-2000:]
-        crashes.append(current)
-        name = signal.Signals(-child.returncode).name if child.returncode < 0 else "exit"
-        outcomes[current] = f"crash-{name}"
-        start = current + 1
-    return outcomes, crashes
-
-
 @settings(derandomize=True, deadline=None, max_examples=4)
 @given(cases=st.lists(mutated(), min_size=40, max_size=40))
 def test_load_and_predict_never_kill_the_process(
     cases: list[bytes], tmp_path_factory: pytest.TempPathFactory
 ) -> None:
-    outcomes, crashes = _run_children(cases, tmp_path_factory.mktemp("fuzz"))
-    assert crashes == []
+    outcomes, crashes = run_in_children(cases, tmp_path_factory.mktemp("fuzz"), "litert")
+    assert crashes == {}
     assert len(outcomes) == len(cases)
     unexpected = {i: o for i, o in outcomes.items() if o.startswith("unexpected")}
     assert unexpected == {}

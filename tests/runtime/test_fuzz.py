@@ -10,10 +10,6 @@ records the case and continues in a fresh child from the next one.
 from __future__ import annotations
 
 import collections
-import pickle
-import signal
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -21,10 +17,10 @@ import pytest
 
 from edgeml.conversion.metadata import CARD_ENTRY, with_edgeml_entry, with_metadata
 
+from .fuzz_child import run_in_children
+
 flatbuffer_utils = pytest.importorskip("ai_edge_litert.tools.flatbuffer_utils")
 pytestmark = pytest.mark.tf
-
-CHILD = Path(__file__).with_name("fuzz_child.py")
 
 
 def _regions(content: bytes) -> dict[str, tuple[int, int]]:
@@ -94,33 +90,8 @@ def _run_in_children(
     cases: list[bytes], labels: list[str], folder: Path, backend: str
 ) -> tuple[dict[int, str], list[str]]:
     """Run every case in child processes; return outcomes and the cases that killed one."""
-    case_file = folder / f"cases-{backend}.pkl"
-    case_file.write_bytes(pickle.dumps(cases))
-    outcomes: dict[int, str] = {}
-    crashes: list[str] = []
-    start = 0
-    while start < len(cases):
-        child = subprocess.run(
-            [sys.executable, str(CHILD), str(case_file), str(start), backend],
-            capture_output=True,
-            text=True,
-            timeout=600,
-        )
-        current = None
-        for line in child.stdout.splitlines():
-            word, index, *rest = line.split(" ", 2)
-            if word == "start":
-                current = int(index)
-            elif word == "done":
-                outcomes[int(index)] = rest[0]
-                current = None
-        if child.returncode == 0:
-            break
-        assert current is not None, child.stderr[-2000:]
-        name = signal.Signals(-child.returncode).name if child.returncode < 0 else child.returncode
-        crashes.append(f"{labels[current]} killed the process ({name})")
-        start = current + 1
-    return outcomes, crashes
+    outcomes, killed = run_in_children(cases, folder, backend)
+    return outcomes, [f"{labels[i]} killed the process ({name})" for i, name in killed.items()]
 
 
 def test_fuzzed_models_never_kill_the_process(models: dict[str, bytes], tmp_path: Path) -> None:
