@@ -95,10 +95,16 @@ def run(kind: str, x: np.ndarray, y: np.ndarray, steps: int, repeats: int, batch
     trainable = to_trainable(model, loss="sparse_categorical_crossentropy", optimizer=optimizer)
     inference = edgeml.convert(model)
     edge = edgeml.load(trainable.bytes, num_threads=1)
-    reference = keras.models.clone_model(model)
-    reference.set_weights(model.get_weights())
-    for a, b in zip(reference.layers, model.layers, strict=True):
-        a.trainable = b.trainable
+
+    def twin() -> Any:
+        """A copy of ``model`` with its weights and its frozen layers."""
+        copy = keras.models.clone_model(model)
+        copy.set_weights(model.get_weights())
+        for a, b in zip(copy.layers, model.layers, strict=True):
+            a.trainable = b.trainable
+        return copy
+
+    reference = twin()
     reference.compile(optimizer=optimizer, loss="sparse_categorical_crossentropy")
     ours, theirs = [], []
     for i in range(steps):
@@ -109,10 +115,7 @@ def run(kind: str, x: np.ndarray, y: np.ndarray, steps: int, repeats: int, batch
 
     xb, yb = x[:batch], y[:batch]
     loss_fn = keras.losses.SparseCategoricalCrossentropy()
-    timed = keras.models.clone_model(model)
-    timed.set_weights(model.get_weights())
-    for a, b in zip(timed.layers, model.layers, strict=True):
-        a.trainable = b.trainable
+    timed = twin()
     tf_optimizer = type(optimizer).from_config(optimizer.get_config())
     xt, yt = tf.constant(xb), tf.constant(yb)
 

@@ -27,6 +27,7 @@ def lowered_loss(tf: Any, loss: str, mode: str, num_outputs: int) -> Any:
     @tf.custom_gradient  # type: ignore[untyped-decorator]
     def mean_loss(z: Any, target: Any) -> Any:
         n = tf.cast(tf.shape(z)[0], tf.float32)
+        width = float(num_outputs)
         if loss in ("sparse_categorical_crossentropy", "categorical_crossentropy"):
             if mode == "softmax":
                 log_p = tf.nn.log_softmax(z)
@@ -35,13 +36,13 @@ def lowered_loss(tf: Any, loss: str, mode: str, num_outputs: int) -> Any:
                 dz = (p * tf.reduce_sum(target, axis=-1, keepdims=True) - target) / n
             else:
                 total = tf.reduce_sum(z, axis=-1, keepdims=True)
-                p = tf.clip_by_value(z / total, _EPSILON, 1.0 - _EPSILON)
+                ratio = z / total
+                p = tf.clip_by_value(ratio, _EPSILON, 1.0 - _EPSILON)
                 value = -tf.reduce_sum(target * tf.math.log(p)) / n
-                inside = tf.cast((z / total > _EPSILON) & (z / total < 1 - _EPSILON), tf.float32)
+                inside = tf.cast((ratio > _EPSILON) & (ratio < 1 - _EPSILON), tf.float32)
                 dp = -target / p * inside / n
                 dz = (dp - tf.reduce_sum(dp * z, axis=-1, keepdims=True) / total) / total
         elif loss == "binary_crossentropy":
-            width = float(num_outputs)
             if mode == "sigmoid":
                 value = (
                     tf.reduce_sum(
@@ -61,7 +62,6 @@ def lowered_loss(tf: Any, loss: str, mode: str, num_outputs: int) -> Any:
                 )
                 dz = -(target / p - (1 - target) / (1 - p)) * inside / n / width
         else:
-            width = float(num_outputs)
             diff = z - target
             value = tf.reduce_sum(tf.square(diff)) / n / width
             dz = 2.0 * diff / n / width
