@@ -57,13 +57,13 @@ from edgeml.conversion._trainable_verify import builtin_names, check_agreement
 from edgeml.conversion.model import TFLiteModel
 from edgeml.conversion.report import analyze
 from edgeml.errors import UnsupportedModelError, invalid_argument
+from edgeml.modelfile import TRAINING_ENTRY
 
 __all__ = ["LOSSES", "OPTIMIZERS", "TRAINING_ENTRY", "to_trainable"]
 
 logger = logging.getLogger("edgeml.conversion")
 
 #: Name of the metadata document that describes a trainable model's signatures.
-TRAINING_ENTRY = "on_device_training"
 
 
 def to_trainable(

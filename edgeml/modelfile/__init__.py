@@ -49,6 +49,7 @@ from edgeml.modelfile._integrity import weights_sha256 as weights_sha256
 from edgeml.modelfile._integrity import with_edgeml_entry as with_edgeml_entry
 from edgeml.modelfile._metadata import CARD_ENTRY as CARD_ENTRY
 from edgeml.modelfile._metadata import EDGEML_ENTRY as EDGEML_ENTRY
+from edgeml.modelfile._metadata import TRAINING_ENTRY as TRAINING_ENTRY
 from edgeml.modelfile._metadata import list_metadata as list_metadata
 from edgeml.modelfile._metadata import read_entries as read_entries
 from edgeml.modelfile._metadata import read_metadata as read_metadata
@@ -59,6 +60,7 @@ __all__ = [
     "CARD_ENTRY",
     "EDGEML_ENTRY",
     "INTEGRITY_VERSION",
+    "TRAINING_ENTRY",
     "Integrity",
     "ModelSource",
     "card_document",

@@ -47,6 +47,9 @@ __all__ = [
 EDGEML_ENTRY = "edgeml"
 #: Name of the entry that holds the model card (``edgeml.load(...).card`` reads it).
 CARD_ENTRY = "model_card"
+#: Name of the entry a trainable model carries: its signatures, weight names and what
+#: was trained on the device (written by ``to_trainable``, read by ``edgeml.runtime``).
+TRAINING_ENTRY = "on_device_training"
 #: First bytes of a compressed document: a NUL (never the start of JSON text), the
 #: format name and its version, then a zlib stream of the UTF-8 JSON.
 COMPRESSED_MARKER = b"\x00edgeml-zjson\x01"

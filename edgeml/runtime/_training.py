@@ -33,7 +33,8 @@ from edgeml.errors import (
     UnsupportedModelError,
     invalid_argument,
 )
-from edgeml.runtime._training_checks import TRAINING_ENTRY, check_xy, well_formed
+from edgeml.modelfile import TRAINING_ENTRY
+from edgeml.runtime._training_checks import check_xy, well_formed
 from edgeml.runtime._training_dp import dp_epoch, dp_plan, record, secure_normal
 from edgeml.runtime._training_save import now, trained_content
 

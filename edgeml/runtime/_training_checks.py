@@ -14,8 +14,6 @@ from numpy.typing import NDArray
 
 from edgeml.errors import DataError
 
-TRAINING_ENTRY = "on_device_training"  # = edgeml.conversion.trainable.TRAINING_ENTRY
-
 
 def check_xy(
     owner: str, x: Any, y: Any, spec: dict[str, Any]

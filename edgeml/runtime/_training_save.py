@@ -17,8 +17,7 @@ from numpy.typing import NDArray
 from edgeml._optional import require
 from edgeml.card import embed_card, read_card
 from edgeml.errors import ModelFormatError, UnsupportedModelError
-from edgeml.modelfile import with_edgeml_entry, with_metadata
-from edgeml.runtime._training_checks import TRAINING_ENTRY
+from edgeml.modelfile import TRAINING_ENTRY, with_edgeml_entry, with_metadata
 
 
 def now() -> str:
