@@ -141,8 +141,11 @@ class FederatedResult:
     def save(self, directory: str | os.PathLike[str]) -> Path:
         """Write ``result.json`` and ``weights.npz`` into ``directory`` (atomically).
 
-        ``result.json`` holds :meth:`to_release_dict` only, so the files can leave the
-        server under the client-level guarantee.
+        ``result.json`` holds :meth:`to_release_dict` only, so it and the weights can
+        leave the server under the client-level guarantee. The operator's diagnostics
+        (:meth:`to_dict`: client counts, exclusions, client metrics, fleet drift), which
+        the guarantee does not cover, go to ``internal/diagnostics.json``: keep that
+        folder on the server.
 
         Returns
         -------
@@ -158,6 +161,11 @@ class FederatedResult:
         atomic_write(path / "weights.npz", buffer.getvalue())
         atomic_write(
             path / "result.json", json.dumps(to_jsonable(self.to_release_dict()), indent=2)
+        )
+        (path / "internal").mkdir(exist_ok=True)
+        atomic_write(
+            path / "internal" / "diagnostics.json",
+            json.dumps(to_jsonable(self.to_dict()), indent=2),
         )
         return path
 
@@ -246,7 +254,8 @@ def server_app(
     timeout : float, default 600
         Seconds to wait for clients (connection and each round's replies).
     output : path, optional
-        Directory where the result is saved (``result.json``, ``weights.npz``).
+        Directory where the result is saved (``result.json``, ``weights.npz`` and
+        ``internal/diagnostics.json``; see :meth:`FederatedResult.save`).
     on_result : callable, optional
         Called with the :class:`FederatedResult` (e.g. to keep it in a simulation).
     secure_aggregation : SecAggPlus, optional

@@ -255,7 +255,8 @@ def test_superlink_two_supernodes_two_rounds(tmp_path):
             pytest.fail(f"run {run_id} ended as {status!r}; its log:\n{shown.stdout[-6000:]}")
         result = json.loads((output / "result.json").read_text())
         assert [r["round"] for r in result["rounds"]] == [1, 2]
-        assert [r["used"] for r in result["rounds"]] == [2, 2]
+        diagnostics = json.loads((output / "internal" / "diagnostics.json").read_text())
+        assert [r["used"] for r in diagnostics["rounds"]] == [2, 2]
         assert result["guarantee"]["unit"].startswith("client-level")
         assert (output / "weights.npz").exists()
     finally:

@@ -54,8 +54,9 @@ def test_save_writes_only_what_the_guarantee_covers(tmp_path: Path) -> None:
         {"round": 1, "clip_norm": 1.0, "noise_std": 0.1, "epsilon": result.rounds[0].epsilon}
     ]
     assert written["guarantee"]["unit"].startswith("client-level")
-    # The operator's own view keeps every diagnostic.
-    full = result.to_dict()
+    # The operator's own view keeps every diagnostic, in a folder that stays on the server.
+    full = json.loads((tmp_path / "internal" / "diagnostics.json").read_text())
+    assert full == json.loads(json.dumps(result.to_dict()))
     assert full["rounds"][0]["excluded"] == [{"node_id": 4242, "reason": "NaN update"}]
     assert full["drift"]["n_current"] == 37
 
